@@ -1,0 +1,38 @@
+// `npm run bench`: prints a table per area and writes bench/results/latest.json.
+// `npm run bench -- core agent` runs only the named areas.
+import { mkdirSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { agentBench } from "./agent.ts"
+import { type Figures, runCore } from "./core.ts"
+import { runHeartbeat } from "./heartbeat.ts"
+import { runTelegram } from "./telegram.ts"
+
+const agent = async (): Promise<Figures> => {
+  const out: Record<string, number | string> = {}
+  for (const f of await agentBench()) {
+    out[`${f.toolCalls} tool call(s): p50 / p95 ms beyond the model`] = `${f.p50Ms} / ${f.p95Ms}`
+  }
+  return out
+}
+
+const areas: Record<string, [string, () => Promise<Figures>]> = {
+  core: ["core (HTTP round trips, echo provider, built daemon)", runCore],
+  agent: ["agent (gateway overhead per turn around an instant fake model)", agent],
+  heartbeat: ["heartbeat (wake to relay dispatch, tripwire jitter)", runHeartbeat],
+  telegram: ["telegram (update → reply through the fake Bot API; render + chunk 100 KB)", runTelegram]
+}
+
+const wanted = process.argv.slice(2).filter((a) => a in areas)
+const results: Record<string, Figures> = {}
+for (const key of wanted.length > 0 ? wanted : Object.keys(areas)) {
+  const [title, run] = areas[key]!
+  process.stderr.write(`bench: ${title} …\n`)
+  results[title] = await run()
+  console.log(`\n${title}`)
+  console.table(results[title])
+}
+const dir = join(import.meta.dirname, "results")
+mkdirSync(dir, { recursive: true })
+const file = join(dir, "latest.json")
+writeFileSync(file, JSON.stringify({ at: new Date().toISOString(), node: process.version, results }, null, 2))
+console.log(`\nwritten to ${file}`)

@@ -1,0 +1,154 @@
+// `switchboard status | send <text> | chat | watchdog | jobs`.
+import { createInterface } from "node:readline"
+import { Config, Console, Deferred, Duration, Effect, Fiber, type Option, type Redacted } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
+import { formatStatus } from "../domain/formatStatus.ts"
+import { GatewayClient, type InboxMessage, sendAndWait } from "./client.ts"
+import { jobsCommand } from "./jobs.ts"
+import { runWatchdog } from "./watchdog.ts"
+
+const url = Flag.String("url").pipe(
+  Flag.withDescription("switchboard HTTP API (env SWITCHBOARD_URL)"),
+  Flag.withFallbackConfig(Config.String("SWITCHBOARD_URL")),
+  Flag.withDefault("http://127.0.0.1:7420")
+)
+const token = Flag.Redacted("token").pipe(
+  Flag.withDescription("bearer token (env SWITCHBOARD_API_TOKEN)"),
+  Flag.withFallbackConfig(Config.Redacted("SWITCHBOARD_API_TOKEN")),
+  Flag.optional
+)
+const source = Flag.String("as").pipe(
+  Flag.withDescription("your source name: cli:<name>"),
+  Flag.withDefault("cli:local")
+)
+
+/** Failures print one line and exit 1: the CLI is used from scripts and timers. */
+const failWith = (message: string) =>
+  Effect.sync(() => {
+    process.stderr.write(`switchboard: ${message}\n`)
+    process.exitCode = 1
+  })
+
+const withClient = <A, E>(
+  flags: { readonly url: string; readonly token: Option.Option<Redacted.Redacted<string>> },
+  effect: Effect.Effect<A, E, GatewayClient>
+) =>
+  effect.pipe(
+    Effect.provide(GatewayClient.layer(flags.url, flags.token)),
+    Effect.catch((e) => failWith(e instanceof Error ? e.message : String(e)))
+  )
+
+const status = Command.make(
+  "status",
+  { url, token, json: Flag.Boolean("json").pipe(Flag.withDescription("print the raw /status JSON"), Flag.withDefault(false)) },
+  (flags) =>
+    withClient(
+      flags,
+      Effect.gen(function*() {
+        const doc = yield* (yield* GatewayClient).getJson<Record<string, unknown>>("/status")
+        yield* Console.log(flags.json ? JSON.stringify(doc, null, 2) : formatStatus(doc))
+      })
+    )
+).pipe(Command.withDescription("Show queue, active turn, heartbeat and channels"))
+
+const send = Command.make(
+  "send",
+  {
+    url,
+    token,
+    source,
+    timeout: Flag.Int("timeout").pipe(Flag.withDescription("seconds to wait for the reply"), Flag.withDefault(120)),
+    text: Argument.String("text").pipe(Argument.variadic({ min: 1 }), Argument.withDescription("the message"))
+  },
+  (flags) =>
+    withClient(
+      flags,
+      Effect.gen(function*() {
+        const record = yield* sendAndWait(flags.text.join(" "), flags.source, Duration.seconds(flags.timeout))
+        if (record.status === "done") return yield* Console.log(record.reply ?? "")
+        if (record.status === "failed") return yield* failWith(record.error ?? "the request failed")
+        return yield* failWith(`no reply within ${flags.timeout} s (request ${record.id} is ${record.status})`)
+      })
+    )
+).pipe(Command.withDescription("Send a message and print the reply"))
+
+const show = (m: InboxMessage) => {
+  const tag = m.kind === "reply" ? "" : `[${m.kind}] `
+  const options = m.question ? "\n" + m.question.options.map((o, i) => `  ${i + 1}. ${o}`).join("\n") : ""
+  return `${tag}${m.text}${m.question && !m.text.includes("1.") ? options : ""}`
+}
+
+const chat = Command.make(
+  "chat",
+  { url, token, source },
+  (flags) =>
+    withClient(
+      flags,
+      Effect.gen(function*() {
+        const client = yield* GatewayClient
+        const inbox = `/v1/inbox/${encodeURIComponent(flags.source)}`
+        const start = yield* client.getJson<{ next: number }>(`${inbox}?after=${Number.MAX_SAFE_INTEGER}`)
+        const state = { after: start.next, outstanding: new Set<string>(), inputEnded: false }
+        const settled = yield* Deferred.make<void>()
+        const settleIfDone = Effect.suspend(() =>
+          state.inputEnded && state.outstanding.size === 0 ? Deferred.succeed(settled, undefined) : Effect.void
+        )
+        // The inbox is the single place replies arrive, together with notifications and questions.
+        const poll = Effect.gen(function*() {
+          const page = yield* client.getJson<{ messages: ReadonlyArray<InboxMessage>; next: number }>(
+            `${inbox}?after=${state.after}&wait=25`
+          )
+          for (const m of page.messages) {
+            yield* Console.log(show(m))
+            if (m.requestId !== undefined && (m.kind === "reply" || m.kind === "error")) {
+              state.outstanding.delete(m.requestId)
+            }
+          }
+          state.after = page.next
+          yield* settleIfDone
+        }).pipe(Effect.forever)
+        const poller = yield* Effect.forkChild(poll)
+        yield* Console.error(`connected to ${client.url} as ${flags.source}; type a message, Ctrl-D to quit`)
+        // The async iterator buffers lines that arrive while a message is being posted.
+        const lines = createInterface({ input: process.stdin, terminal: false })[Symbol.asyncIterator]()
+        for (;;) {
+          const next = yield* Effect.promise(() => lines.next())
+          const line: string | undefined = next.done ? undefined : next.value
+          if (line === undefined) break
+          if (line.trim() === "") continue
+          const accepted = yield* client.postJson<{ id: string; status?: string }>("/v1/messages", {
+            text: line,
+            source: flags.source
+          })
+          // Answered at once (an answer to a pending question, /status): nothing more to wait for.
+          if (accepted.status !== "done") state.outstanding.add(accepted.id)
+        }
+        // Input ended: wait (bounded) for the replies still owed, then leave.
+        state.inputEnded = true
+        yield* settleIfDone
+        yield* Deferred.await(settled).pipe(Effect.timeoutOption("120 seconds"))
+        yield* Fiber.interrupt(poller)
+      })
+    )
+).pipe(Command.withDescription("Talk to the agent interactively; notifications and questions appear as they arrive"))
+
+const jobs = Command.make(
+  "jobs",
+  { url, token, json: Flag.Boolean("json").pipe(Flag.withDescription("print JSON"), Flag.withDefault(false)) },
+  (flags) => jobsCommand(flags.url, flags.token, flags.json)
+).pipe(Command.withDescription("List exec jobs: running, finished, their session key"))
+
+// Reads the tripwire file directly: it must work when the daemon is hung and answers nothing.
+const watchdog = Command.make("watchdog", {}, () =>
+  Effect.sync(() => {
+    process.exitCode = runWatchdog(process.env)
+  })).pipe(
+    Command.withDescription(
+      "Exit 1 with a one-line reason when the tripwire in SWITCHBOARD_STATE_DIR is stale (for systemd/launchd timers)"
+    )
+  )
+
+export const switchboard = Command.make("switchboard").pipe(
+  Command.withDescription("Control and talk to a switchboard daemon"),
+  Command.withSubcommands([status, send, chat, jobs, watchdog])
+)

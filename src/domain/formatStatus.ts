@@ -1,0 +1,36 @@
+// A /status document as a few lines a person can read (CLI `status`, `/status` in a chat).
+const num = (v: unknown): number => (typeof v === "number" ? v : 0)
+const obj = (v: unknown): Record<string, unknown> =>
+  typeof v === "object" && v !== null ? (v as Record<string, unknown>) : {}
+
+const ago = (ms: number): string =>
+  ms < 1000 ? `${ms} ms` : ms < 120_000 ? `${Math.round(ms / 1000)} s` : `${Math.round(ms / 60_000)} min`
+
+export const formatStatus = (doc: Record<string, unknown>): string => {
+  const queue = obj(doc["queue"])
+  const by = obj(queue["byPriority"])
+  const active = doc["active"] === null ? undefined : obj(doc["active"])
+  const heartbeat = doc["heartbeat"] === null || doc["heartbeat"] === undefined ? undefined : obj(doc["heartbeat"])
+  const counters = obj(doc["counters"])
+  const session = obj(doc["session"])
+  const channels = Object.entries(obj(doc["channels"])).map(([name, c]) => `${name} (${String(obj(c)["state"] ?? "?")})`)
+  const lines = [
+    `queue     ${num(queue["depth"])} waiting (command ${num(by["command"])}, human ${num(by["human"])}, relay ${
+      num(by["relay"])
+    }, event ${num(by["event"])}); cap ${num(queue["cap"])}`,
+    active
+      ? `active    ${String(active["id"])} from ${String(active["source"])}, running ${ago(num(active["ageMs"]))}`
+      : "active    idle",
+    `session   ${String(session["provider"] ?? "?")} / ${String(session["model"] ?? "?")}`,
+    `turns     ${num(counters["turns"])} (failed ${num(counters["failed"])}, aborted ${num(counters["aborted"])}, timed out ${
+      num(counters["timedOut"])
+    })`,
+    `delivery  ${num(counters["delivered"])} delivered, ${num(counters["deliveryFailures"])} failed`,
+    heartbeat
+      ? `heartbeat last tick ${String(heartbeat["lastTickAt"] ?? "never")}, ${num(heartbeat["ticks"])} ticks`
+      : "heartbeat off",
+    `channels  ${channels.join(", ") || "none"}`,
+    `uptime    ${ago(num(doc["uptimeSeconds"]) * 1000)}`
+  ]
+  return lines.join("\n")
+}

@@ -1,0 +1,18 @@
+// Session keys / sources: `<channel>:<peer>`. Pure helpers.
+import { SOURCE_PATTERN } from "./model.ts"
+
+export interface ParsedSource {
+  readonly channel: string
+  readonly peer: string
+}
+
+export const isSource = (s: string): boolean => SOURCE_PATTERN.test(s)
+
+/** Split at the first colon: `telegram:1:topic:7` → channel `telegram`, peer `1:topic:7`. */
+export const parseSource = (source: string): ParsedSource | undefined => {
+  if (!isSource(source)) return undefined
+  const i = source.indexOf(":")
+  return { channel: source.slice(0, i), peer: source.slice(i + 1) }
+}
+
+export const channelOf = (source: string): string | undefined => parseSource(source)?.channel

@@ -1,0 +1,25 @@
+// The core service graph, with the Session (and queue) swappable: the daemon passes the live
+// ones, tests pass their own. Requires GatewayConfig.
+import { Layer } from "effect"
+import { AgentTools } from "../services/AgentTools.ts"
+import { CommandQueue } from "../services/CommandQueue.ts"
+import { Dispatcher } from "../services/Dispatcher.ts"
+import { Inbox } from "../services/Inbox.ts"
+import { Intake } from "../services/Intake.ts"
+import { RequestLog } from "../services/RequestLog.ts"
+import { Router } from "../services/Router.ts"
+import type { Session } from "../services/Session.ts"
+import { Status } from "../services/Status.ts"
+
+/** Services with no dependencies on the session. */
+export const Foundation = Layer.mergeAll(Router.layer, RequestLog.layer).pipe(
+  Layer.provideMerge(CommandQueue.memory)
+)
+
+export const core = <E, R>(session: Layer.Layer<Session, E, R>) => {
+  const tools = AgentTools.layer.pipe(Layer.provideMerge(Foundation))
+  const withSession = session.pipe(Layer.provideMerge(tools))
+  const withDispatcher = Dispatcher.layer.pipe(Layer.provideMerge(withSession))
+  const withStatus = Status.layer.pipe(Layer.provideMerge(withDispatcher))
+  return Layer.mergeAll(Intake.layer, Inbox.layer).pipe(Layer.provideMerge(withStatus))
+}

@@ -1,0 +1,67 @@
+// The whole daemon: configuration → observability → the service graph → channels and the HTTP
+// API. Which optional parts run (model provider, Telegram) is decided from GatewayConfig here.
+import { Effect, Layer, Option } from "effect"
+import { agentServices, openAiSession } from "../ai/composition.ts"
+import { AgentRoutes } from "../http/agentRoutes.ts"
+import { CoreRoutes } from "../http/coreRoutes.ts"
+import { HeartbeatRoutes } from "../http/heartbeatRoutes.ts"
+import { Dispatcher } from "../services/Dispatcher.ts"
+import { ExecJobs } from "../services/ExecJobs.ts"
+import { GatewayConfig } from "../services/GatewayConfig.ts"
+import { HeartbeatRunner } from "../services/HeartbeatRunner.ts"
+import { HeartbeatWake } from "../services/HeartbeatWake.ts"
+import { Session } from "../services/Session.ts"
+import { SystemEvents } from "../services/SystemEvents.ts"
+import { reloadHeartbeatSettings } from "../heartbeat/loadSettings.ts"
+import { TelegramChannel } from "../telegram/TelegramChannel.ts"
+import { TelegramWebhookRoute } from "../telegram/webhook.ts"
+import { core, Foundation } from "./Core.ts"
+import { serveHttp } from "./HttpServer.ts"
+import { Observability } from "./Observability.ts"
+
+/**
+ * The service graph for a session layer. SystemEvents and HeartbeatWake sit below the Session
+ * (exec completions use them); Questions and ExecJobs share the core's Router (layers memoize,
+ * so `Foundation` is built once); the heartbeat runner sits on top of the core.
+ */
+export const graph = <E, R>(
+  session: Layer.Layer<Session, E, R>,
+  runner: typeof HeartbeatRunner.layer = HeartbeatRunner.layer
+) =>
+  Layer.mergeAll(runner, ExecJobs.status).pipe(
+    Layer.provideMerge(core(session)),
+    Layer.provideMerge(agentServices.pipe(Layer.provide(Foundation))),
+    Layer.provideMerge(Layer.mergeAll(SystemEvents.layer, HeartbeatWake.layer))
+  )
+
+/** `env` is re-read on reload (SIGHUP, POST /v1/admin/reload), config file included. */
+const app = (env: NodeJS.ProcessEnv) => Layer.unwrap(
+  Effect.gen(function*() {
+    const config = yield* GatewayConfig
+    yield* Effect.logInfo("starting switchboard").pipe(
+      Effect.annotateLogs({
+        provider: config.model.provider,
+        model: config.model.provider === "echo" ? "echo" : config.model.name,
+        stateDir: config.stateDir,
+        telegram: Option.isSome(config.telegram.botToken)
+      })
+    )
+    if (Option.isSome(config.redis.url)) {
+      yield* Effect.logWarning("REDIS_URL is set, but this version has no Redis channel yet: it is ignored")
+    }
+    const session = config.model.provider === "openai" ? openAiSession : Session.echo
+    const routes = Layer.mergeAll(CoreRoutes, HeartbeatRoutes, AgentRoutes)
+    const edges = Option.isSome(config.telegram.botToken)
+      // Webhook mode serves Telegram's updates on the same HTTP server (the route needs the channel).
+      ? Layer.mergeAll(serveHttp(Layer.mergeAll(routes, TelegramWebhookRoute)), HeartbeatRunner.sighup).pipe(
+        Layer.provideMerge(TelegramChannel.layer)
+      )
+      : Layer.mergeAll(serveHttp(routes), HeartbeatRunner.sighup)
+    // drainOnStop is outermost: on SIGTERM the running turn finishes while channels can still deliver.
+    const runner = HeartbeatRunner.layerWith({ loadSettings: reloadHeartbeatSettings(env) })
+    return Dispatcher.drainOnStop.pipe(Layer.provideMerge(edges), Layer.provideMerge(graph(session, runner)))
+  })
+)
+
+export const daemon = (env: NodeJS.ProcessEnv) =>
+  app(env).pipe(Layer.provide(Observability), Layer.provideMerge(GatewayConfig.layer))

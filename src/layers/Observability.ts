@@ -1,0 +1,23 @@
+// Logs (structured JSON on stdout, level from config) and traces (OTLP/HTTP when an endpoint is set).
+import { Effect, Layer, Logger, Option, References } from "effect"
+import { FetchHttpClient } from "effect/http"
+import { OtlpSerialization, OtlpTracer } from "effect/observability"
+import { GatewayConfig } from "../services/GatewayConfig.ts"
+
+export const Observability = Layer.unwrap(
+  Effect.gen(function*() {
+    const config = yield* GatewayConfig
+    const logger = Logger.layer([config.log.format === "json" ? Logger.consoleJson : Logger.consolePretty()])
+    const level = Layer.succeed(References.MinimumLogLevel, config.log.level)
+    const tracing = Option.match(config.otel.endpoint, {
+      onNone: () => Layer.empty,
+      onSome: (endpoint) =>
+        OtlpTracer.layer({
+          url: `${endpoint}/v1/traces`,
+          resource: { serviceName: config.otel.serviceName, serviceVersion: "0.1.0" },
+          exportInterval: "2 seconds"
+        }).pipe(Layer.provide(OtlpSerialization.layerJson), Layer.provide(FetchHttpClient.layer))
+    })
+    return Layer.mergeAll(logger, level, tracing)
+  })
+)

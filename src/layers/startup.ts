@@ -1,0 +1,61 @@
+// Turning the process environment into configuration, and start-up failures into one clear line.
+import { readFileSync } from "node:fs"
+import { Cause, ConfigProvider, Exit, type Runtime } from "effect"
+
+/**
+ * Environment variables, plus a JSON config file (`SWITCHBOARD_CONFIG_FILE`, an object of the same
+ * variable names) that adds to them. The environment wins.
+ */
+export const configProviderLayer = (env: NodeJS.ProcessEnv) => {
+  const file = env["SWITCHBOARD_CONFIG_FILE"]
+  const fromFile: Record<string, string> = {}
+  if (file !== undefined && file !== "") {
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(readFileSync(file, "utf8"))
+    } catch (e) {
+      throw new StartupFailure(`SWITCHBOARD_CONFIG_FILE: cannot read ${file} as JSON (${(e as Error).message})`)
+    }
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+      throw new StartupFailure(`SWITCHBOARD_CONFIG_FILE: ${file} must hold a JSON object of variable names`)
+    }
+    for (const [k, v] of Object.entries(parsed)) fromFile[k] = typeof v === "string" ? v : JSON.stringify(v)
+  }
+  const merged: Record<string, string> = { ...fromFile }
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) merged[k] = v
+  return ConfigProvider.layer(ConfigProvider.fromEnv({ env: merged }))
+}
+
+export class StartupFailure extends Error {}
+
+const schemaLine = /^(.*?)\s*at \[(.+)\]\s*$/s
+
+/** One line naming the variable and what is expected, for any failure before the daemon is up. */
+export const describeStartupFailure = (error: unknown, env: NodeJS.ProcessEnv): string => {
+  const e = error as { _tag?: string; message?: string; cause?: { message?: string } }
+  if (e?._tag === "ConfigError") {
+    const text = e.cause?.message ?? String(error)
+    const m = schemaLine.exec(text)
+    if (m) {
+      const path = m[2]!.split(",").map((p) => p.trim().replace(/^"|"$/g, ""))
+      const variable = path[0] ?? "?"
+      const got = env[variable]
+      return `invalid configuration: ${variable}: ${m[1]!.replace(/\s+/g, " ").trim()}${
+        got !== undefined ? ` (got ${JSON.stringify(got)})` : ""
+      }`
+    }
+    return `invalid configuration: ${text.replace(/\s+/g, " ")}`
+  }
+  if (e?._tag === "ConfigInvalid") return `invalid configuration: ${e.message}`
+  if (e?._tag === "ServeError") return `cannot start the HTTP API: ${e.cause?.message ?? e.message}`
+  return `cannot start: ${e?.message ?? String(error)}`
+}
+
+/**
+ * Exit codes: 0 after a requested stop (SIGTERM/SIGINT interrupt the daemon), 2 for a start-up
+ * failure (after printing one line), 1 otherwise. The default would exit 130 on SIGTERM.
+ */
+export const teardown: Runtime.Teardown = (exit, onExit) => {
+  if (Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause)) return onExit(Number(process.exitCode ?? 0))
+  onExit(1)
+}

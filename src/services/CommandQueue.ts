@@ -1,0 +1,162 @@
+// The queue between channels and the session: priority order, FIFO within a priority, aging,
+// a cap with a clear refusal, and dedupe by the channel's message id. Each item carries its own
+// source; nothing here reads ambient state. The in-memory layer lives here; a durable one
+// implements the same interface.
+import { Clock, Context, Duration, Effect, Latch, Layer, Metric } from "effect"
+import { QueueFull } from "../domain/errors.ts"
+import { type Inbound, PRIORITIES, type Priority } from "../domain/model.ts"
+import { effectiveRank } from "../domain/priority.ts"
+import { queueDepth, queueDuplicates, queueRefused } from "../domain/metrics.ts"
+import { GatewayConfig } from "./GatewayConfig.ts"
+
+export interface QueuedItem {
+  readonly request: Inbound
+  /** Global enqueue counter: the FIFO tie-break. */
+  readonly seq: number
+  readonly enqueuedAt: number
+}
+
+export type OfferResult =
+  | { readonly _tag: "Accepted"; readonly item: QueuedItem }
+  | { readonly _tag: "Duplicate"; readonly id: string }
+
+export interface QueueStats {
+  readonly depth: number
+  readonly byPriority: Readonly<Record<Priority, number>>
+  readonly oldestWaitMs: number
+  readonly cap: number
+  readonly accepted: number
+  readonly refused: number
+  readonly duplicates: number
+}
+
+export interface QueueOptions {
+  readonly cap: number
+  readonly agingAfter: Duration.Duration
+  readonly dedupeWindow: Duration.Duration
+}
+
+export class CommandQueue extends Context.Service<CommandQueue, {
+  /**
+   * Accept a request, refuse it when full, or recognise it as already seen. `onAccept` runs before
+   * the item becomes visible to `take`, so whatever it records is there before the turn starts.
+   */
+  readonly offer: (request: Inbound, onAccept?: Effect.Effect<void>) => Effect.Effect<OfferResult, QueueFull>
+  /** The next item by effective priority; waits while the queue is empty. */
+  readonly take: Effect.Effect<QueuedItem>
+  /** The item's reply was handed to the Router: a durable queue forgets it now. */
+  readonly complete: (item: QueuedItem) => Effect.Effect<void>
+  /** Items waiting, in the order `take` would return them now. */
+  readonly pending: Effect.Effect<ReadonlyArray<QueuedItem>>
+  readonly stats: Effect.Effect<QueueStats>
+}>()("switchboard/CommandQueue") {
+  static readonly make = (options: QueueOptions) =>
+    Effect.gen(function*() {
+      const agingMs = Duration.toMillis(options.agingAfter)
+      const windowMs = Duration.toMillis(options.dedupeWindow)
+      // One FIFO lane per base priority. Within a lane the head is the oldest, so it is also the
+      // lane's most-aged item: comparing the four heads is enough to pick the next one.
+      const lanes: Record<Priority, Array<QueuedItem>> = { command: [], human: [], relay: [], event: [] }
+      const seen = new Map<string, number>() // id → expiry (ms); insertion order ≈ expiry order
+      const nonEmpty = yield* Latch.make(false)
+      const counters = { seq: 0, accepted: 0, refused: 0, duplicates: 0 }
+
+      const depth = () => PRIORITIES.reduce((n, p) => n + lanes[p].length, 0)
+
+      const forgetExpired = (now: number) => {
+        for (const [id, expiry] of seen) {
+          if (expiry > now) break
+          seen.delete(id)
+        }
+      }
+
+      const headOrder = (now: number, from: Record<Priority, Array<QueuedItem>> = lanes) =>
+        PRIORITIES.flatMap((p) => {
+          const head = from[p][0]
+          return head === undefined ? [] : [{ p, head, rank: effectiveRank(p, now - head.enqueuedAt, agingMs) }]
+        }).sort((a, b) => a.rank - b.rank || a.head.seq - b.head.seq)
+
+      const offer = (request: Inbound, onAccept: Effect.Effect<void> = Effect.void) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          forgetExpired(now)
+          if (seen.has(request.id)) {
+            counters.duplicates++
+            yield* Metric.update(queueDuplicates, 1)
+            return { _tag: "Duplicate", id: request.id } as const
+          }
+          if (depth() >= options.cap) {
+            counters.refused++
+            yield* Metric.update(queueRefused, 1)
+            return yield* new QueueFull({ cap: options.cap })
+          }
+          const item: QueuedItem = { request, seq: counters.seq++, enqueuedAt: now }
+          yield* onAccept
+          seen.delete(request.id)
+          seen.set(request.id, now + windowMs)
+          lanes[request.priority].push(item)
+          counters.accepted++
+          yield* Metric.update(queueDepth, depth())
+          nonEmpty.openUnsafe()
+          return { _tag: "Accepted", item } as const
+        })
+
+      const tryTake = Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const next = headOrder(now)[0]
+        if (next === undefined) return undefined
+        lanes[next.p].shift()
+        if (depth() === 0) nonEmpty.closeUnsafe()
+        yield* Metric.update(queueDepth, depth())
+        return next.head
+      })
+
+      const take: Effect.Effect<QueuedItem> = Effect.flatMap(
+        tryTake,
+        (item) => item !== undefined ? Effect.succeed(item) : Effect.andThen(nonEmpty.await, Effect.suspend(() => take))
+      )
+
+      const pending = Effect.map(Clock.currentTimeMillis, (now) => {
+        // Simulate successive takes on a copy, so the listing matches what `take` will do.
+        const copy: Record<Priority, Array<QueuedItem>> = {
+          command: [...lanes.command],
+          human: [...lanes.human],
+          relay: [...lanes.relay],
+          event: [...lanes.event]
+        }
+        const out: Array<QueuedItem> = []
+        for (;;) {
+          const first = headOrder(now, copy)[0]
+          if (first === undefined) return out
+          out.push(first.head)
+          copy[first.p].shift()
+        }
+      })
+
+      const stats = Effect.map(Clock.currentTimeMillis, (now): QueueStats => {
+        const oldest = PRIORITIES.flatMap((p) => lanes[p][0]?.enqueuedAt ?? []).reduce((a, b) => Math.min(a, b), now)
+        return {
+          depth: depth(),
+          byPriority: {
+            command: lanes.command.length,
+            human: lanes.human.length,
+            relay: lanes.relay.length,
+            event: lanes.event.length
+          },
+          oldestWaitMs: now - oldest,
+          cap: options.cap,
+          accepted: counters.accepted,
+          refused: counters.refused,
+          duplicates: counters.duplicates
+        }
+      })
+
+      return CommandQueue.of({ offer, take, complete: () => Effect.void, pending, stats })
+    })
+
+  /** In-memory queue configured from GatewayConfig. */
+  static readonly memory = Layer.effect(
+    CommandQueue,
+    GatewayConfig.use((c) => CommandQueue.make(c.queue))
+  )
+}

@@ -1,0 +1,102 @@
+// The one front door for every channel: validates nothing itself (adapters decode their input),
+// but answers control commands at once, records the request and queues it. A /stop cannot wait
+// behind the turn it is meant to stop, so it never enters the queue.
+import { Clock, Context, Effect, Layer, Option } from "effect"
+import { parseControl } from "../domain/commands.ts"
+import { type QueueFull, ShuttingDown } from "../domain/errors.ts"
+import { formatStatus } from "../domain/formatStatus.ts"
+import type { Inbound, Priority } from "../domain/model.ts"
+import { formatTraceparent } from "../domain/traceparent.ts"
+import { CommandQueue } from "./CommandQueue.ts"
+import { Dispatcher, requestAttributes } from "./Dispatcher.ts"
+import { Questions } from "./Questions.ts"
+import { RequestLog } from "./RequestLog.ts"
+import { Router } from "./Router.ts"
+import { Status } from "./Status.ts"
+
+export interface Submission {
+  readonly id: string
+  readonly source: string
+  readonly text: string
+  readonly priority?: Priority | undefined
+  readonly sender?: string | undefined
+  readonly relay?: Inbound["relay"]
+}
+
+export type SubmitResult =
+  | { readonly _tag: "Queued"; readonly id: string }
+  | { readonly _tag: "Duplicate"; readonly id: string }
+  | { readonly _tag: "Answered"; readonly id: string; readonly reply: string }
+
+export class Intake extends Context.Service<Intake, {
+  readonly submit: (submission: Submission) => Effect.Effect<SubmitResult, QueueFull | ShuttingDown>
+}>()("switchboard/Intake") {
+  static readonly layer = Layer.effect(
+    Intake,
+    Effect.gen(function*() {
+      const queue = yield* CommandQueue
+      const dispatcher = yield* Dispatcher
+      const requests = yield* RequestLog
+      const router = yield* Router
+      const status = yield* Status
+      // Optional: with the agent's `ask`, the next message from a chat with a pending question answers it.
+      const questions = yield* Effect.serviceOption(Questions)
+
+      const answer = (request: Inbound, text: string) =>
+        Effect.gen(function*() {
+          yield* requests.queued(request)
+          yield* requests.done(request.id, text)
+          yield* router.deliver(request.source, { kind: "reply", text, requestId: request.id }).pipe(Effect.ignore)
+          return { _tag: "Answered", id: request.id, reply: text } as const
+        })
+
+      const submit = Effect.fn("inbound")(function*(s: Submission) {
+        const control = parseControl(s.text)
+        const priority: Priority = control !== undefined ? "command" : s.priority ?? "human"
+        const span = yield* Effect.currentSpan.pipe(Effect.option)
+        const request: Inbound = {
+          id: s.id,
+          source: s.source,
+          text: s.text,
+          priority,
+          receivedAt: yield* Clock.currentTimeMillis,
+          ...(s.sender !== undefined ? { sender: s.sender } : {}),
+          ...(s.relay !== undefined ? { relay: s.relay } : {}),
+          ...(span._tag === "Some" ? { traceparent: formatTraceparent(span.value) } : {})
+        }
+        yield* Effect.annotateCurrentSpan(requestAttributes(request))
+
+        if (control === "stop") {
+          const stopped = yield* dispatcher.abort(s.source)
+          // The aborted turn answers for itself ("Stopped."); only say something when nothing ran.
+          if (stopped) {
+            yield* requests.queued(request)
+            yield* requests.done(request.id, "Stopped the running turn.")
+            return { _tag: "Answered", id: request.id, reply: "Stopped the running turn." } as const
+          }
+          return yield* answer(request, "Nothing is running for this chat.")
+        }
+        if (control === "status") return yield* answer(request, formatStatus(yield* status.snapshot))
+
+        // Only a person's message answers a question: a relay or automation event never does.
+        if (Option.isSome(questions) && priority === "human") {
+          const pending = yield* questions.value.pendingFor(s.source)
+          if (pending !== undefined && (yield* questions.value.answer(pending.id, s.text))) {
+            yield* requests.queued(request)
+            yield* requests.done(request.id, "Got it.")
+            return { _tag: "Answered", id: request.id, reply: "Got it." } as const
+          }
+        }
+        if (yield* dispatcher.stopping) return yield* new ShuttingDown()
+        const result = yield* queue.offer(request, requests.queued(request))
+        if (result._tag === "Duplicate") return { _tag: "Duplicate", id: request.id } as const
+        yield* Effect.logInfo("request queued").pipe(
+          Effect.annotateLogs({ requestId: request.id, source: request.source, priority })
+        )
+        return { _tag: "Queued", id: request.id } as const
+      })
+
+      return Intake.of({ submit })
+    })
+  )
+}

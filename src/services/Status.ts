@@ -1,0 +1,100 @@
+// The gateway's state as one document (/status, `switchboard status`, `/status` in chats) and its
+// health (/health). Core sections come from the core services; other services (heartbeat,
+// channels, jobs) contribute their own section or health check for as long as they live.
+import { Clock, Context, Effect, Layer, Scope } from "effect"
+import { scopedEntry } from "../domain/scopedEntry.ts"
+import { CommandQueue } from "./CommandQueue.ts"
+import { Dispatcher } from "./Dispatcher.ts"
+import { Router } from "./Router.ts"
+import { Session } from "./Session.ts"
+
+export type HealthLevel = "pass" | "warn" | "fail"
+
+export interface HealthCheck {
+  readonly status: HealthLevel
+  readonly detail?: string | undefined
+}
+
+export interface HealthDoc {
+  readonly status: HealthLevel
+  readonly checks: Readonly<Record<string, HealthCheck>>
+}
+
+export type StatusDoc = Readonly<Record<string, unknown>>
+
+const worst = (levels: ReadonlyArray<HealthLevel>): HealthLevel =>
+  levels.includes("fail") ? "fail" : levels.includes("warn") ? "warn" : "pass"
+
+export class Status extends Context.Service<Status, {
+  /** Add a top-level section to /status while the caller's scope lives. */
+  readonly contribute: (section: string, read: Effect.Effect<unknown>) => Effect.Effect<void, never, Scope.Scope>
+  /** Add a health check to /health while the caller's scope lives. */
+  readonly contributeHealth: (name: string, check: Effect.Effect<HealthCheck>) => Effect.Effect<void, never, Scope.Scope>
+  readonly snapshot: Effect.Effect<StatusDoc>
+  readonly health: Effect.Effect<HealthDoc>
+}>()("switchboard/Status") {
+  static readonly layer = Layer.effect(
+    Status,
+    Effect.gen(function*() {
+      const queue = yield* CommandQueue
+      const dispatcher = yield* Dispatcher
+      const router = yield* Router
+      const session = yield* Session
+      const startedAt = yield* Clock.currentTimeMillis
+      const sections = new Map<string, Effect.Effect<unknown>>()
+      const checks = new Map<string, Effect.Effect<HealthCheck>>()
+
+      const snapshot = Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const active = yield* dispatcher.active
+        const routerStats = yield* router.stats
+        const extra: Record<string, unknown> = {}
+        for (const [name, read] of sections) extra[name] = yield* read
+        // A channel that contributes a section of its own name reports its state there
+        // (e.g. Telegram's "polling" or "failing"); the others are up while registered.
+        const channels: Record<string, unknown> = Object.fromEntries(
+          routerStats.channels.map((c) => {
+            const own = extra[c] as { readonly state?: unknown } | undefined
+            return [c, { state: typeof own?.state === "string" ? own.state : "up" }]
+          })
+        )
+        return {
+          startedAt: new Date(startedAt).toISOString(),
+          uptimeSeconds: Math.round((now - startedAt) / 1000),
+          queue: yield* queue.stats,
+          active: active === undefined ? null : {
+            id: active.id,
+            source: active.source,
+            priority: active.priority,
+            startedAt: new Date(active.startedAt).toISOString(),
+            ageMs: now - active.startedAt
+          },
+          session: yield* session.info,
+          heartbeat: null,
+          counters: {
+            ...(yield* dispatcher.stats),
+            delivered: routerStats.delivered,
+            deliveryFailures: routerStats.failed,
+            unknownTargets: routerStats.unknownTargets,
+            sourceMismatches: routerStats.mismatches
+          },
+          ...extra,
+          channels: { ...channels, ...(extra["channels"] as Record<string, unknown> | undefined) }
+        }
+      })
+
+      const health = Effect.gen(function*() {
+        const results: Record<string, HealthCheck> = {}
+        for (const [name, check] of checks) results[name] = yield* check
+        return { status: worst(Object.values(results).map((r) => r.status)), checks: results }
+      })
+
+      return Status.of({
+        contribute: (section, read) => scopedEntry(sections, section, read),
+        contributeHealth: (name, check) => scopedEntry(checks, name, check),
+        snapshot,
+        health
+      })
+    })
+  )
+}

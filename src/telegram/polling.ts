@@ -1,0 +1,100 @@
+// Long polling without a framework runner, because the offset is the acknowledgement: a batch's
+// offset is sent (confirmed) with the next getUpdates only after every update of the batch has
+// been handed to Intake. Chats are handled concurrently, each chat's updates in order. Failures
+// back off (or wait retry_after) and show in /status and /health; the loop never ends by itself.
+import { Clock, Duration, Effect, Metric, Schema } from "effect"
+import { chatOf, updateIdOf } from "./inbound.ts"
+import { telegramPollFailures } from "./metrics.ts"
+import type { TelegramStats } from "./stats.ts"
+import type { TelegramApi, TelegramApiError } from "./TelegramApi.ts"
+
+export interface PollState {
+  /** The next offset to ask for: everything below it has been handed to Intake. */
+  offset: number | undefined
+  /** The offset Telegram last acknowledged (sent with a successful getUpdates). */
+  confirmed: number | undefined
+}
+
+export interface PollingOptions {
+  readonly api: TelegramApi["Service"]
+  readonly handle: (update: unknown) => Effect.Effect<void>
+  readonly stats: TelegramStats
+  readonly state: PollState
+  readonly pollTimeout: Duration.Duration
+  readonly allowedUpdates: ReadonlyArray<string>
+}
+
+const Updates = Schema.Array(Schema.Unknown)
+
+/** Exponential backoff from 1 s, at most 30 s. */
+export const backoffMs = (failures: number) => Math.min(30_000, 1000 * 2 ** Math.max(0, failures - 1))
+
+/** Updates grouped by chat, in their original order within each group. */
+export const byChat = (updates: ReadonlyArray<unknown>): Array<Array<unknown>> => {
+  const groups = new Map<number | "none", Array<unknown>>()
+  for (const u of updates) {
+    const key = chatOf(u) ?? "none"
+    const group = groups.get(key)
+    if (group) group.push(u)
+    else groups.set(key, [u])
+  }
+  return [...groups.values()]
+}
+
+export const makePolling = (options: PollingOptions) => {
+  const { api, stats, state } = options
+  const seconds = Math.max(0, Math.round(Duration.toSeconds(options.pollTimeout)))
+
+  const onFailure = (e: TelegramApiError) =>
+    Effect.gen(function*() {
+      stats.consecutiveFailures++
+      stats.lastError = e.message
+      stats.state = "failing"
+      yield* Metric.update(telegramPollFailures, 1)
+      yield* Effect.logWarning("telegram getUpdates failed").pipe(
+        Effect.annotateLogs({ code: e.code, reason: e.description, failures: stats.consecutiveFailures })
+      )
+      // 409: a webhook is set (or another poller runs); remove the webhook and try again.
+      if (e.code === 409) yield* api.call("deleteWebhook", {}).pipe(Effect.ignore)
+      yield* Effect.sleep(e.retryAfter !== undefined ? e.retryAfter * 1000 : backoffMs(stats.consecutiveFailures))
+    })
+
+  const pollOnce = Effect.gen(function*() {
+    const offset = state.offset
+    const raw = yield* api.call("getUpdates", {
+      ...(offset !== undefined ? { offset } : {}),
+      timeout: seconds,
+      allowed_updates: options.allowedUpdates
+    }, Duration.sum(options.pollTimeout, Duration.seconds(15)))
+    state.confirmed = offset
+    stats.consecutiveFailures = 0
+    stats.lastError = null
+    stats.state = "polling"
+    stats.lastPollAt = new Date(yield* Clock.currentTimeMillis).toISOString()
+    const updates = Schema.decodeUnknownExit(Updates)(raw)
+    if (updates._tag === "Failure") return yield* Effect.logWarning("getUpdates returned something other than a list")
+    const batch = updates.value
+    if (batch.length === 0) return
+    yield* Effect.forEach(byChat(batch), (group) => Effect.forEach(group, options.handle, { discard: true }), {
+      concurrency: "unbounded",
+      discard: true
+    })
+    const ids = batch.map(updateIdOf).filter((id): id is number => id !== undefined)
+    if (ids.length > 0) state.offset = Math.max(state.offset ?? 0, Math.max(...ids) + 1)
+  })
+
+  /** Poll forever. */
+  const run = pollOnce.pipe(Effect.catch(onFailure), Effect.forever)
+
+  /** At shutdown: acknowledge what was handed to Intake but not yet confirmed by a later poll. */
+  const confirm = Effect.suspend(() =>
+    state.offset === undefined || state.offset === state.confirmed
+      ? Effect.void
+      : api.call("getUpdates", { offset: state.offset, limit: 1, timeout: 0 }, "3 seconds").pipe(
+        Effect.tap(() => Effect.sync(() => (state.confirmed = state.offset))),
+        Effect.catch((e) => Effect.logWarning(`could not confirm the Telegram offset at shutdown: ${e.message}`))
+      )
+  )
+
+  return { run, confirm }
+}

@@ -1,0 +1,45 @@
+// Inbox: per-source, ordered, long-polled, and bounded both per source and in sources.
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Fiber } from "effect"
+import { TestClock } from "effect/testing"
+import { Inbox } from "../src/services/Inbox.ts"
+
+describe("Inbox", () => {
+  it.effect("a long poll returns as soon as a message arrives, and only newer messages after `next`", () =>
+    Effect.gen(function*() {
+      const inbox = yield* Inbox.make({ keepPerSource: 10, maxSources: 10 })
+      yield* inbox.append("http:a", { kind: "reply", text: "one" })
+      const first = yield* inbox.read("http:a", 0, 0)
+      assert.deepStrictEqual(first.messages.map((m) => m.text), ["one"])
+      const waiting = yield* Effect.forkChild(inbox.read("http:a", first.next, 30_000))
+      yield* inbox.append("http:b", { kind: "reply", text: "for b" })
+      yield* inbox.append("http:a", { kind: "notify", text: "two" })
+      const page = yield* Fiber.join(waiting)
+      assert.deepStrictEqual(page.messages.map((m) => [m.kind, m.text]), [["notify", "two"]])
+    }))
+
+  it.effect("a long poll with nothing new ends after its wait with no messages", () =>
+    Effect.gen(function*() {
+      const inbox = yield* Inbox.make({ keepPerSource: 10, maxSources: 10 })
+      const waiting = yield* Effect.forkChild(inbox.read("http:a", 0, 5000))
+      yield* TestClock.adjust("5 seconds")
+      assert.deepStrictEqual(yield* Fiber.join(waiting), { messages: [], next: 0 })
+    }))
+
+  it.effect("keeps the newest messages per source and forgets the longest-quiet sources", () =>
+    Effect.gen(function*() {
+      const inbox = yield* Inbox.make({ keepPerSource: 3, maxSources: 2 })
+      for (let i = 1; i <= 5; i++) yield* inbox.append("http:a", { kind: "reply", text: `a${i}` })
+      assert.deepStrictEqual((yield* inbox.read("http:a", 0, 0)).messages.map((m) => [m.seq, m.text]), [
+        [3, "a3"],
+        [4, "a4"],
+        [5, "a5"]
+      ])
+      yield* inbox.append("http:b", { kind: "reply", text: "b1" })
+      yield* inbox.append("http:a", { kind: "reply", text: "a6" }) // a is now the most recent
+      yield* inbox.append("http:c", { kind: "reply", text: "c1" }) // evicts b, the longest quiet
+      assert.deepStrictEqual((yield* inbox.read("http:b", 0, 0)).messages, [])
+      assert.strictEqual((yield* inbox.read("http:a", 0, 0)).messages.at(-1)?.text, "a6")
+      assert.strictEqual((yield* inbox.read("http:c", 0, 0)).messages[0]?.text, "c1")
+    }))
+})

@@ -1,0 +1,36 @@
+// Intake: the next message a person sends to a chat with a pending question answers it; automation
+// never does; control commands are answered at once.
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Fiber, Layer } from "effect"
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { graph } from "../src/layers/Daemon.ts"
+import { Intake } from "../src/services/Intake.ts"
+import { Questions } from "../src/services/Questions.ts"
+import { Session } from "../src/services/Session.ts"
+import { testConfig } from "./support/harness.ts"
+
+// The daemon's own composition (Questions sits below the core, as in the daemon).
+const withQuestions = graph(Session.echo).pipe(
+  Layer.provideMerge(testConfig((s) => ({ ...s, stateDir: mkdtempSync(join(tmpdir(), "switchboard-intake-")) })))
+)
+
+describe("Intake and pending questions", () => {
+  it.live("a person's next message answers the pending question; an automation event does not", () =>
+    Effect.gen(function*() {
+      const questions = yield* Questions
+      const intake = yield* Intake
+      const asking = yield* Effect.forkChild(questions.ask("http:ops", "Deploy?", ["yes", "no"]))
+      for (let i = 0; i < 100 && (yield* questions.pendingFor("http:ops")) === undefined; i++) yield* Effect.yieldNow
+      const event = yield* intake.submit({ id: "e1", source: "http:ops", text: "cron ran", priority: "event" })
+      assert.strictEqual(event._tag, "Queued")
+      const other = yield* intake.submit({ id: "o1", source: "http:other", text: "2" })
+      assert.strictEqual(other._tag, "Queued")
+      const reply = yield* intake.submit({ id: "h1", source: "http:ops", text: "2" })
+      assert.deepStrictEqual(reply, { _tag: "Answered", id: "h1", reply: "Got it." })
+      const outcome = yield* Fiber.join(asking)
+      assert.strictEqual(outcome._tag, "Answered")
+      if (outcome._tag === "Answered") assert.strictEqual(outcome.answer, "no")
+    }).pipe(Effect.provide(withQuestions)))
+})

@@ -1,0 +1,103 @@
+// Router: one sender per channel, retries what a channel says is temporary (honouring its
+// retry-after), gives up at once on permanent errors, reports unknown targets without crashing.
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit, Fiber, Metric, Ref, Scope } from "effect"
+import { TestClock } from "effect/testing"
+import { DeliveryFailed } from "../src/domain/errors.ts"
+import { deliveries } from "../src/domain/metrics.ts"
+import type { Outbound } from "../src/domain/model.ts"
+import { Router } from "../src/services/Router.ts"
+
+const message: Outbound = { kind: "notify", text: "hi" }
+
+/** A sender that fails with the scripted errors first, then succeeds; records attempt times. */
+const flakySender = (channel: string, failures: ReadonlyArray<DeliveryFailed>) =>
+  Effect.gen(function*() {
+    const attempts = yield* Ref.make<ReadonlyArray<number>>([])
+    const sender = {
+      channel,
+      send: (_target: string, _message: Outbound) =>
+        Effect.gen(function*() {
+          const now = yield* Effect.clockWith((c) => c.currentTimeMillis)
+          const n = (yield* Ref.updateAndGet(attempts, (a) => [...a, now])).length
+          const failure = failures[n - 1]
+          if (failure !== undefined) return yield* failure
+        })
+    }
+    return { sender, attempts }
+  })
+
+describe("Router", () => {
+  it.effect("waits as long as the channel's retry-after asks, then delivers", () =>
+    Effect.gen(function*() {
+      const router = yield* Router.make({ attempts: 4, baseDelayMs: 500 })
+      const { sender, attempts } = yield* flakySender("telegram", [
+        new DeliveryFailed({ target: "telegram:1", reason: "429", retryAfterMs: 7000, permanent: false })
+      ])
+      yield* router.register(sender)
+      const fiber = yield* Effect.forkChild(router.deliver("telegram:1", message))
+      yield* TestClock.adjust("6999 millis")
+      assert.strictEqual((yield* Ref.get(attempts)).length, 1)
+      yield* TestClock.adjust("1 millis")
+      yield* Fiber.join(fiber)
+      assert.deepStrictEqual(yield* Ref.get(attempts), [0, 7000])
+      assert.strictEqual((yield* router.stats).delivered, 1)
+    }))
+
+  it.effect("does not retry a permanent error (bot blocked, chat not found)", () =>
+    Effect.gen(function*() {
+      const router = yield* Router.make({ attempts: 4, baseDelayMs: 500 })
+      const { sender, attempts } = yield* flakySender("telegram", [
+        new DeliveryFailed({ target: "telegram:1", reason: "403 blocked", permanent: true })
+      ])
+      yield* router.register(sender)
+      const error = yield* router.deliver("telegram:1", message).pipe(Effect.flip)
+      assert.strictEqual(error._tag, "DeliveryFailed")
+      assert.strictEqual((yield* Ref.get(attempts)).length, 1)
+      assert.strictEqual((yield* router.stats).failed, 1)
+    }))
+
+  it.effect("gives up after the configured attempts with backoff", () =>
+    Effect.gen(function*() {
+      const router = yield* Router.make({ attempts: 3, baseDelayMs: 100 })
+      const boom = new DeliveryFailed({ target: "telegram:1", reason: "502", permanent: false })
+      const { sender, attempts } = yield* flakySender("telegram", [boom, boom, boom, boom])
+      yield* router.register(sender)
+      const fiber = yield* Effect.forkChild(Effect.flip(router.deliver("telegram:1", message)))
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual((yield* Fiber.join(fiber))._tag, "DeliveryFailed")
+      assert.deepStrictEqual(yield* Ref.get(attempts), [0, 100, 300])
+    }))
+
+  it.effect("an unknown target is an error in stats and metrics, and the router keeps working", () =>
+    Effect.gen(function*() {
+      const router = yield* Router.make({ attempts: 1, baseDelayMs: 0 })
+      const { sender } = yield* flakySender("http", [])
+      yield* router.register(sender)
+      const unknown = yield* router.deliver("discord:42", message).pipe(Effect.flip)
+      assert.strictEqual(unknown._tag, "UnknownTarget")
+      const malformed = yield* router.deliver("not a target", message).pipe(Effect.flip)
+      assert.strictEqual(malformed._tag, "UnknownTarget")
+      yield* router.deliver("http:a", message)
+      const stats = yield* router.stats
+      assert.strictEqual(stats.unknownTargets, 2)
+      assert.strictEqual(stats.delivered, 1)
+      const counted = yield* Metric.value(Metric.withAttributes(deliveries, { channel: "discord", outcome: "unknown_target" }))
+      assert.strictEqual(counted.count, 1)
+    }))
+
+  it.effect("a stale sender's scope closing late does not remove the newer sender of its channel", () =>
+    Effect.gen(function*() {
+      const router = yield* Router.make({ attempts: 1, baseDelayMs: 0 })
+      const older = yield* flakySender("telegram", [])
+      const newer = yield* flakySender("telegram", [])
+      const olderScope = yield* Scope.make()
+      yield* router.register(older.sender).pipe(Scope.provide(olderScope))
+      yield* router.register(newer.sender) // a reload replaced the channel
+      yield* Scope.close(olderScope, Exit.void) // the old owner finishes closing afterwards
+      assert.deepStrictEqual((yield* router.stats).channels, ["telegram"])
+      yield* router.deliver("telegram:1", message)
+      assert.strictEqual((yield* Ref.get(newer.attempts)).length, 1)
+      assert.strictEqual((yield* Ref.get(older.attempts)).length, 0)
+    }))
+})

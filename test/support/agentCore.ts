@@ -1,0 +1,22 @@
+// The agent composed into the core graph for tests, the way the daemon composes it.
+import { Layer } from "effect"
+import { ChatModel } from "../../src/ai/ChatModel.ts"
+import { core, Foundation } from "../../src/layers/Core.ts"
+import { AgentSession } from "../../src/services/AgentSession.ts"
+import { ExecJobs } from "../../src/services/ExecJobs.ts"
+import { GatewayConfig } from "../../src/services/GatewayConfig.ts"
+import { Questions } from "../../src/services/Questions.ts"
+import { type Patch, type Recorded, recordingHeartbeat } from "./agentHarness.ts"
+
+/** The agent in the core graph: Questions and ExecJobs share the core's Router (layers memoize). */
+export const agentCore = (patch: Patch, recorded: Recorded, chatModel = ChatModel.layerFetch) => {
+  const agentServices = Layer.mergeAll(Questions.layer, ExecJobs.layer).pipe(
+    Layer.provide(Foundation),
+    Layer.provide(recordingHeartbeat(recorded))
+  )
+  return core(AgentSession.layer).pipe(
+    Layer.provideMerge(agentServices),
+    Layer.provideMerge(chatModel),
+    Layer.provideMerge(GatewayConfig.test(patch))
+  )
+}

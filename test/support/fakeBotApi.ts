@@ -1,0 +1,236 @@
+// A fake Telegram Bot API on 127.0.0.1:<random>, close enough to the real one for grammY's client:
+// getUpdates long-polls and honours offset (updates below it are confirmed and gone) and timeout;
+// sendMessage & co. answer like Telegram. Every call is recorded. Tests push updates and script
+// failures (429 with retry_after, 400 "can't parse entities", 403 "bot was blocked", …).
+import { createServer, type ServerResponse } from "node:http"
+import type { AddressInfo } from "node:net"
+import { Effect } from "effect"
+
+export const FAKE_TOKEN = "123456:fake-token"
+
+export interface ApiCall {
+  readonly method: string
+  readonly payload: Record<string, any>
+  readonly at: number
+}
+
+export interface ScriptedFailure {
+  readonly code: number
+  readonly description: string
+  readonly retryAfter?: number
+}
+
+export interface FakeBotApi {
+  readonly url: string
+  readonly token: string
+  readonly calls: Array<ApiCall>
+  /** Queue updates; an update without update_id gets the next one. Returns the ids. */
+  readonly push: (...updates: Array<Record<string, unknown>>) => Array<number>
+  /** Fail the next `times` calls of `method` that match `when` (default: every call) with `failure`. */
+  readonly fail: (method: string, failure: ScriptedFailure, options?: { times?: number; when?: (payload: Record<string, any>) => boolean }) => void
+  /** Calls of one method (optionally for one chat). */
+  readonly callsOf: (method: string, chatId?: number) => Array<ApiCall>
+  /** Texts sent with sendMessage to `chatId` (and topic), in order. */
+  readonly texts: (chatId: number, threadId?: number) => Array<string>
+  /** Resolves once `predicate` holds (checked at every call and push); fails after `timeoutMs`. */
+  readonly waitFor: (label: string, predicate: () => boolean, timeoutMs?: number) => Effect.Effect<void>
+}
+
+/** Updates a test sends, shaped like Telegram's. */
+export const textUpdate = (
+  chatId: number,
+  text: string,
+  extra: { threadId?: number; updateId?: number; from?: number; type?: string } = {}
+): Record<string, unknown> => ({
+  ...(extra.updateId !== undefined ? { update_id: extra.updateId } : {}),
+  message: {
+    message_id: Math.floor(Math.random() * 1e6),
+    date: 1_700_000_000,
+    chat: { id: chatId, type: extra.type ?? (chatId < 0 ? "supergroup" : "private") },
+    from: { id: extra.from ?? Math.abs(chatId), is_bot: false, first_name: "Ann", username: "ann" },
+    text,
+    ...(extra.threadId !== undefined ? { message_thread_id: extra.threadId, is_topic_message: true } : {})
+  }
+})
+
+export const photoUpdate = (chatId: number): Record<string, unknown> => ({
+  message: {
+    message_id: 7,
+    date: 1_700_000_000,
+    chat: { id: chatId, type: "private" },
+    from: { id: chatId, is_bot: false, first_name: "Ann" },
+    photo: [{ file_id: "f", file_unique_id: "u", width: 1, height: 1 }]
+  }
+})
+
+/** A button press on `message` (a sendMessage call's result as the fake recorded it). */
+export const callbackUpdate = (chatId: number, message: Record<string, unknown>, data: string, from = chatId) => ({
+  callback_query: {
+    id: `cq-${Math.floor(Math.random() * 1e9)}`,
+    from: { id: from, is_bot: false, first_name: "Ann" },
+    chat_instance: "ci",
+    message,
+    data
+  }
+})
+
+const send = (res: ServerResponse, status: number, body: unknown) => {
+  if (res.writableEnded || res.destroyed) return
+  res.writeHead(status, { "content-type": "application/json" })
+  res.end(JSON.stringify(body))
+}
+
+const failureBody = (f: ScriptedFailure) => ({
+  ok: false,
+  error_code: f.code,
+  description: f.description,
+  ...(f.retryAfter !== undefined ? { parameters: { retry_after: f.retryAfter } } : {})
+})
+
+/** Start the fake; it stops when the enclosing Scope closes. */
+export const fakeBotApi = Effect.acquireRelease(
+  Effect.callback<{ api: FakeBotApi; close: () => Promise<void> }>((resume) => {
+    const calls: Array<ApiCall> = []
+    let pending: Array<Record<string, any>> = []
+    let nextUpdateId = 100
+    let nextMessageId = 1
+    const scripts: Array<{ method: string; failure: ScriptedFailure; times: number; when: (p: Record<string, any>) => boolean }> = []
+    const watchers = new Set<() => void>()
+    const pollers = new Set<() => void>()
+    const notify = () => {
+      for (const w of [...watchers]) w()
+    }
+
+    const answer = (method: string, payload: Record<string, any>, res: ServerResponse) => {
+      const script = scripts.find((s) => s.method === method && s.times > 0 && s.when(payload))
+      if (script) {
+        script.times--
+        return send(res, script.failure.code, failureBody(script.failure))
+      }
+      switch (method) {
+        case "getMe":
+          return send(res, 200, { ok: true, result: { id: 123456, is_bot: true, first_name: "Switchboard", username: "switchboard_test_bot" } })
+        case "getUpdates": {
+          const offset = typeof payload["offset"] === "number" ? payload["offset"] : undefined
+          if (offset !== undefined) pending = pending.filter((u) => u["update_id"] >= offset) // confirmed
+          const limit = typeof payload["limit"] === "number" ? payload["limit"] : 100
+          const reply = () => send(res, 200, { ok: true, result: pending.slice(0, limit) })
+          if (pending.length > 0) return reply()
+          const timeoutMs = Number(payload["timeout"] ?? 0) * 1000
+          if (timeoutMs <= 0) return reply()
+          const wake = () => {
+            clearTimeout(timer)
+            pollers.delete(wake)
+            reply()
+          }
+          const timer = setTimeout(wake, timeoutMs)
+          pollers.add(wake)
+          res.on("close", () => {
+            clearTimeout(timer)
+            pollers.delete(wake)
+          })
+          return
+        }
+        case "sendMessage": {
+          const message = {
+            message_id: nextMessageId++,
+            date: Math.floor(Date.now() / 1000),
+            chat: { id: payload["chat_id"], type: "private" },
+            text: payload["text"],
+            ...(payload["message_thread_id"] !== undefined
+              ? { message_thread_id: payload["message_thread_id"], is_topic_message: true }
+              : {}),
+            ...(payload["reply_markup"] !== undefined ? { reply_markup: payload["reply_markup"] } : {})
+          }
+          return send(res, 200, { ok: true, result: message })
+        }
+        case "editMessageText":
+        case "editMessageReplyMarkup":
+          return send(res, 200, { ok: true, result: { message_id: payload["message_id"], chat: { id: payload["chat_id"] } } })
+        default:
+          return send(res, 200, { ok: true, result: true })
+      }
+    }
+
+    const server = createServer((req, res) => {
+      const chunks: Array<Buffer> = []
+      req.on("data", (c: Buffer) => chunks.push(c))
+      req.on("end", () => {
+        const m = /^\/bot([^/]+)\/(\w+)$/.exec(req.url ?? "")
+        if (m === null || m[1] !== FAKE_TOKEN) {
+          return send(res, m === null ? 404 : 401, { ok: false, error_code: 401, description: "Unauthorized" })
+        }
+        let payload: Record<string, any> = {}
+        try {
+          const body = Buffer.concat(chunks).toString("utf8")
+          payload = body.length > 0 ? JSON.parse(body) : {}
+        } catch {
+          return send(res, 400, { ok: false, error_code: 400, description: "Bad Request: invalid JSON" })
+        }
+        calls.push({ method: m[2]!, payload, at: Date.now() })
+        answer(m[2]!, payload, res)
+        notify()
+      })
+    })
+
+    const api: FakeBotApi = {
+      url: "",
+      token: FAKE_TOKEN,
+      calls,
+      push: (...updates) => {
+        const ids = updates.map((u) => {
+          const id = typeof u["update_id"] === "number" ? u["update_id"] : nextUpdateId++
+          pending.push({ ...u, update_id: id })
+          return id
+        })
+        for (const p of [...pollers]) p()
+        notify()
+        return ids
+      },
+      fail: (method, failure, options = {}) =>
+        scripts.push({ method, failure, times: options.times ?? 1, when: options.when ?? (() => true) }),
+      callsOf: (method, chatId) =>
+        calls.filter((c) => c.method === method && (chatId === undefined || c.payload["chat_id"] === chatId)),
+      texts: (chatId, threadId) =>
+        calls
+          .filter((c) => c.method === "sendMessage" && c.payload["chat_id"] === chatId && c.payload["message_thread_id"] === threadId)
+          .map((c) => String(c.payload["text"])),
+      waitFor: (label, predicate, timeoutMs = 5000) =>
+        Effect.callback<void>((resume) => {
+          const check = () => {
+            if (!predicate()) return
+            cleanup()
+            resume(Effect.void)
+          }
+          const timer = setTimeout(() => {
+            cleanup()
+            resume(Effect.die(new Error(`timed out after ${timeoutMs} ms waiting for: ${label}\ncalls: ${
+              JSON.stringify(calls.map((c) => [c.method, c.payload["chat_id"], c.payload["text"] ?? c.payload["offset"]]))
+            }`)))
+          }, timeoutMs)
+          const cleanup = () => {
+            clearTimeout(timer)
+            watchers.delete(check)
+          }
+          watchers.add(check)
+          check()
+          return Effect.sync(cleanup)
+        })
+    }
+
+    server.listen(0, "127.0.0.1", () => {
+      const port = (server.address() as AddressInfo).port
+      Object.assign(api, { url: `http://127.0.0.1:${port}` })
+      resume(Effect.succeed({
+        api,
+        close: () =>
+          new Promise<void>((done) => {
+            for (const p of [...pollers]) p()
+            server.closeAllConnections()
+            server.close(() => done())
+          })
+      }))
+    })
+  }),
+  ({ close }) => Effect.promise(close)
+).pipe(Effect.map(({ api }) => api))

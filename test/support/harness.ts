@@ -1,0 +1,81 @@
+// The daemon's own services, in process, with the Session (and settings) swapped for tests.
+// HTTP listens on a random port; `baseUrl` gives the address.
+import { Effect, Layer, Ref, References } from "effect"
+import { HttpServer } from "effect/http"
+import { TurnFailed } from "../../src/domain/errors.ts"
+import type { Inbound } from "../../src/domain/model.ts"
+import { CoreRoutes } from "../../src/http/coreRoutes.ts"
+import { core } from "../../src/layers/Core.ts"
+import { serveHttp } from "../../src/layers/HttpServer.ts"
+import { AgentTools } from "../../src/services/AgentTools.ts"
+import { Dispatcher } from "../../src/services/Dispatcher.ts"
+import { GatewayConfig, type GatewaySettings } from "../../src/services/GatewayConfig.ts"
+import { Router } from "../../src/services/Router.ts"
+import { Session } from "../../src/services/Session.ts"
+
+/** Tests keep the log quiet unless something goes wrong. */
+export const quietLogs = Layer.succeed(References.MinimumLogLevel, "Warn")
+
+export const testConfig = (patch: (s: GatewaySettings) => GatewaySettings = (s) => s) =>
+  GatewayConfig.test((s) => patch({ ...s, http: { ...s.http, port: 0 } })).pipe(Layer.provideMerge(quietLogs))
+
+/** Core graph + HTTP API on a random port, for `it.live` tests. */
+export const gatewayWithHttp = <E, R>(
+  session: Layer.Layer<Session, E, R>,
+  patch?: (s: GatewaySettings) => GatewaySettings,
+  routes: Layer.Layer<never, never, any> = CoreRoutes
+) =>
+  Dispatcher.drainOnStop.pipe(
+    Layer.provideMerge(serveHttp(routes)),
+    Layer.provideMerge(core(session)),
+    Layer.provideMerge(testConfig(patch))
+  )
+
+/** Core graph only (no sockets), for `it.effect` tests on the TestClock. */
+export const gateway = <E, R>(session: Layer.Layer<Session, E, R>, patch?: (s: GatewaySettings) => GatewaySettings) =>
+  Dispatcher.drainOnStop.pipe(Layer.provideMerge(core(session)), Layer.provideMerge(testConfig(patch)))
+
+export const baseUrl = HttpServer.addressFormattedWith((address) => Effect.succeed(address))
+
+/** What a scripted test Session observed. */
+export interface SessionProbe {
+  readonly prompts: Ref.Ref<ReadonlyArray<Inbound>>
+  readonly inFlight: Ref.Ref<number>
+  readonly maxInFlight: Ref.Ref<number>
+}
+
+/**
+ * A Session whose turns run `behaviour(request, tools, router)` and reply with its result; records every
+ * prompt and the highest number of turns seen running at once.
+ */
+export const scriptedSession = (
+  behaviour: (request: Inbound, tools: AgentTools["Service"], router: Router["Service"]) => Effect.Effect<string, TurnFailed>
+) =>
+  Effect.gen(function*() {
+    const probe: SessionProbe = {
+      prompts: yield* Ref.make<ReadonlyArray<Inbound>>([]),
+      inFlight: yield* Ref.make(0),
+      maxInFlight: yield* Ref.make(0)
+    }
+    const layer = Layer.effect(
+      Session,
+      Effect.gen(function*() {
+        const tools = yield* AgentTools
+        const router = yield* Router
+        return Session.of({
+          prompt: (request) =>
+            Effect.gen(function*() {
+              yield* Ref.update(probe.prompts, (ps) => [...ps, request])
+              const now = yield* Ref.updateAndGet(probe.inFlight, (n) => n + 1)
+              yield* Ref.update(probe.maxInFlight, (m) => Math.max(m, now))
+              return { text: yield* behaviour(request, tools, router) }
+            }).pipe(Effect.ensuring(Ref.update(probe.inFlight, (n) => n - 1))),
+          reset: Effect.void,
+          info: Effect.succeed({ provider: "test", model: "scripted" })
+        })
+      })
+    )
+    return { layer, probe }
+  })
+
+export { TurnFailed }
