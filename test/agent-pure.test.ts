@@ -4,7 +4,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Duration } from "effect"
 import { AiError, Prompt } from "effect/ai"
 import { applyChunk, emptyAccumulated } from "../src/ai/accumulate.ts"
-import { isAllowed, parseCommand, tailOf } from "../src/ai/argv.ts"
+import { execEnvironment, isAllowed, parseCommand, tailOf } from "../src/ai/argv.ts"
 import { formatQuestion, matchAnswer } from "../src/ai/askFormat.ts"
 import { compactionSplit, estimateTokens, transcript } from "../src/ai/compaction.ts"
 import { classify, initialFallbackState, onPrimaryFailure, onRestore, onSuccess } from "../src/ai/fallbackPolicy.ts"
@@ -81,6 +81,11 @@ describe("exec commands", () => {
     assert.isTrue(isAllowed(["make", "/usr/bin/git"], "make"))
     assert.isFalse(isAllowed(["make"], "/tmp/make"))
     assert.isFalse(isAllowed(["make"], "mak"))
+  })
+  it("gives programs a safe base environment, secrets only when passed by name", () => {
+    const daemon = { PATH: "/bin", HOME: "/h", LC_ALL: "C", OPENAI_API_KEY: "sk", TELEGRAM_BOT_TOKEN: "t", GITHUB_TOKEN: "g" }
+    assert.deepStrictEqual(execEnvironment(daemon), { PATH: "/bin", HOME: "/h", LC_ALL: "C" })
+    assert.deepStrictEqual(execEnvironment(daemon, ["GITHUB_TOKEN"]), { PATH: "/bin", HOME: "/h", LC_ALL: "C", GITHUB_TOKEN: "g" })
   })
   it("keeps the tail of the output within the cap", () => {
     assert.strictEqual(tailOf("abcdef", 3), "def")

@@ -65,3 +65,23 @@ export const tailOf = (text: string, cap: number): string => {
   if (bytes.length <= cap) return text
   return bytes.subarray(bytes.length - cap).toString("utf8").replace(/^\uFFFD+/, "")
 }
+
+/**
+ * Variables an exec'd program inherits from the daemon. Allowlist, not denylist: the daemon's
+ * environment holds the model key, the bot token, the API token and whatever else its unit file
+ * sets; an allowed program that prints its environment must not put them into the chat, the
+ * model's context or `GET /v1/jobs`. More names pass with SWITCHBOARD_EXEC_ENV.
+ */
+const BASE_ENV = ["PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TERM"]
+
+export const execEnvironment = (
+  env: Readonly<Record<string, string | undefined>>,
+  extra: ReadonlyArray<string> = []
+): Record<string, string> => {
+  const passed: Record<string, string> = {}
+  for (const [name, value] of Object.entries(env)) {
+    if (value === undefined) continue
+    if (BASE_ENV.includes(name) || name.startsWith("LC_") || extra.includes(name)) passed[name] = value
+  }
+  return passed
+}

@@ -3,11 +3,11 @@
 // outside the turn that started it; on completion it enqueues the system event
 // `exec finished (exit <code>): <tail>` for the session key captured when the job started, and
 // asks the heartbeat to wake for that key.
-import { spawn } from "node:child_process"
 import { randomUUID } from "node:crypto"
-import { Clock, Context, Duration, Effect, Fiber, Layer, Metric, Schema, Scope } from "effect"
-import { isAllowed, tailOf } from "../ai/argv.ts"
+import { Clock, Context, Duration, Effect, Fiber, Layer, Metric, Option, Schema, Scope } from "effect"
+import { execEnvironment, isAllowed } from "../ai/argv.ts"
 import { execJobs } from "../ai/metrics.ts"
+import { type ProcessGroup, startProcessGroup } from "../ai/processGroup.ts"
 import { CurrentRequest } from "./CurrentRequest.ts"
 import { GatewayConfig } from "./GatewayConfig.ts"
 import { HeartbeatWake } from "./HeartbeatWake.ts"
@@ -51,8 +51,10 @@ export interface ExecOptions {
   readonly timeout: Duration.Duration
   readonly outputCap: number
   readonly maxJobs: number
-  /** Grace between SIGTERM and SIGKILL on timeout. */
+  /** Grace between SIGTERM and SIGKILL on timeout or shutdown. */
   readonly killGrace?: Duration.Duration | undefined
+  /** Variables passed to programs besides the safe base set (SWITCHBOARD_EXEC_ENV). */
+  readonly passEnv?: ReadonlyArray<string> | undefined
 }
 
 interface RunResult {
@@ -62,42 +64,67 @@ interface RunResult {
   readonly output: string
 }
 
-/** Run argv to completion; interrupting the effect kills the process. */
-const runProcess = (argv: ReadonlyArray<string>, options: ExecOptions): Effect.Effect<RunResult> =>
-  Effect.callback<RunResult>((resume) => {
-    let output = ""
-    let timedOut = false
-    const keep = (chunk: Buffer) => {
-      output = tailOf(output + chunk.toString("utf8"), options.outputCap)
-    }
-    const child = spawn(argv[0]!, argv.slice(1), { shell: false, stdio: ["ignore", "pipe", "pipe"] })
-    child.stdout.on("data", keep)
-    child.stderr.on("data", keep)
-    let killTimer: NodeJS.Timeout | undefined
-    const stop = () => {
-      if (child.exitCode !== null || child.signalCode !== null) return
-      child.kill("SIGTERM")
-      killTimer = setTimeout(() => child.kill("SIGKILL"), Duration.toMillis(options.killGrace ?? Duration.seconds(5)))
-      killTimer.unref()
-    }
-    const timer = setTimeout(() => {
-      timedOut = true
-      stop()
-    }, Duration.toMillis(options.timeout))
-    child.on("error", (error) => {
-      clearTimeout(timer)
-      resume(Effect.succeed({ state: "failed-to-start", exitCode: 127, signal: null, output: error.message }))
-    })
-    child.on("close", (code, signal) => {
-      clearTimeout(timer)
-      if (killTimer) clearTimeout(killTimer)
-      resume(Effect.succeed({ state: timedOut ? "timed-out" : "exited", exitCode: code, signal, output }))
-    })
-    return Effect.sync(() => {
-      clearTimeout(timer)
-      stop()
-    })
+/** Output still in the pipes when the program exits is read for at most this long. */
+const DRAIN = Duration.millis(200)
+/** How often a stopping group is checked for survivors. */
+const POLL = Duration.millis(25)
+
+const waitGone = (group: ProcessGroup) =>
+  Effect.gen(function*() {
+    while (group.alive()) yield* Effect.sleep(POLL)
   })
+
+/**
+ * End the whole group: SIGTERM, up to `grace` for it to go, then SIGKILL. Returns only when the
+ * group is gone (or, for a zombie nobody reaps, after one more second), so a daemon that is
+ * shutting down does not exit with a program of the agent's still running.
+ */
+const stopGroup = (group: ProcessGroup, grace: Duration.Duration) =>
+  Effect.gen(function*() {
+    if (!group.alive()) return
+    group.signal("SIGTERM")
+    const ended = yield* waitGone(group).pipe(Effect.timeoutOption(grace))
+    if (Option.isSome(ended)) return
+    group.signal("SIGKILL")
+    yield* waitGone(group).pipe(Effect.timeoutOption(Duration.seconds(1)))
+  })
+
+/**
+ * Run argv to completion in its own process group. A timeout or an interruption (shutdown) ends
+ * the program and everything it started; when the program exits by itself, children it left
+ * behind are ended too: a job is over when its result is reported.
+ */
+const runProcess = (argv: ReadonlyArray<string>, options: ExecOptions): Effect.Effect<RunResult> => {
+  const grace = options.killGrace ?? Duration.seconds(5)
+  return Effect.acquireUseRelease(
+    Effect.sync(() =>
+      startProcessGroup(argv, {
+        env: execEnvironment(process.env, options.passEnv ?? []),
+        outputCap: options.outputCap
+      })
+    ),
+    (group) =>
+      Effect.gen(function*() {
+        const exited = Effect.promise(() => group.exited)
+        const first = yield* exited.pipe(Effect.timeoutOption(options.timeout))
+        const timedOut = Option.isNone(first)
+        if (timedOut) yield* stopGroup(group, grace)
+        const end = Option.isSome(first) ? first.value : yield* exited
+        if (end._tag === "SpawnFailed") {
+          return { state: "failed-to-start", exitCode: 127, signal: null, output: end.message } satisfies RunResult
+        }
+        // Let the last output arrive; a grandchild that keeps the pipe open does not hold the job.
+        yield* Effect.promise(() => group.closed).pipe(Effect.timeoutOption(DRAIN))
+        return {
+          state: timedOut ? "timed-out" : "exited",
+          exitCode: end.code,
+          signal: end.signal,
+          output: group.output()
+        } satisfies RunResult
+      }),
+    (group) => stopGroup(group, grace)
+  )
+}
 
 export const completionText = (job: { readonly state: JobState; readonly exitCode: number | null; readonly signal: string | null; readonly tail: string | null }, timeout: Duration.Duration) => {
   const code = job.exitCode ?? job.signal ?? "?"
@@ -216,7 +243,8 @@ export class ExecJobs extends Context.Service<ExecJobs, {
         allow: config.exec.allow,
         timeout: config.exec.timeout,
         outputCap: config.exec.outputCap,
-        maxJobs: config.exec.maxJobs
+        maxJobs: config.exec.maxJobs,
+        passEnv: config.exec.passEnv
       })
     })
   )

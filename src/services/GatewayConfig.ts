@@ -103,7 +103,9 @@ export const ConfigSchema = Config.all({
     timeout: duration("SWITCHBOARD_EXEC_TIMEOUT", "10 minutes"),
     /** Bytes of output kept per job (the tail). */
     outputCap: positiveInt("SWITCHBOARD_EXEC_OUTPUT_CAP", 64 * 1024),
-    maxJobs: positiveInt("SWITCHBOARD_EXEC_MAX_JOBS", 4)
+    maxJobs: positiveInt("SWITCHBOARD_EXEC_MAX_JOBS", 4),
+    /** Variables programs inherit besides PATH, HOME, USER, LANG, LC_*, TZ, TMPDIR, TERM, SHELL. */
+    passEnv: commaList("SWITCHBOARD_EXEC_ENV")
   }),
   telegram: Config.all({
     botToken: optionalSecret("TELEGRAM_BOT_TOKEN"),
