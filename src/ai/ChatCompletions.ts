@@ -341,8 +341,11 @@ export const make = (config: EndpointConfig) =>
         }).pipe(Effect.catch((e: AiError.AiError) => Queue.fail(queue, e)))
       )
 
+    // The probe is shaped like an ordinary turn: no max_tokens or other extra parameter, which
+    // some models refuse (OpenAI's reasoning models answer 400 to max_tokens), and a probe that
+    // can never pass would keep turns on the fallback until a restart.
     const probe = attempt(
-      { model: config.model, messages: [{ role: "user", content: "ping" }], max_tokens: 1, ...(config.stream ? { stream: true } : {}) },
+      { model: config.model, messages: [{ role: "user", content: "ping" }], ...(config.stream ? { stream: true } : {}) },
       config.stream,
       () => Effect.void
     ).pipe(Effect.asVoid, Effect.withSpan("llm.probe", { attributes: spanAttributes(config.stream) }))

@@ -110,6 +110,8 @@ export class ChatModel extends Context.Service<ChatModel, {
           if (state.current.active !== "fallback") return
           const ok = yield* Effect.result(primary.probe)
           if (ok._tag === "Failure") {
+            // Shown in /status: a probe that keeps failing for a reason of its own is visible.
+            state.lastError = `probe: ${ok.failure.message}`
             yield* Effect.logDebug("primary model still unavailable").pipe(Effect.annotateLogs({ error: ok.failure.message }))
             return
           }
