@@ -64,6 +64,7 @@ export class TelegramChannel extends Context.Service<TelegramChannel, {
         api,
         stats,
         buttons,
+        allowedChatIds: config.allowedChatIds,
         paceIntervalMs: Duration.toMillis(config.paceInterval),
         paceBurst: config.paceBurst
       })

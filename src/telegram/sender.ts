@@ -21,6 +21,8 @@ export interface SenderOptions {
   readonly paceBurst: number
   readonly stats: TelegramStats
   readonly buttons: QuestionButtons
+  /** TELEGRAM_ALLOWED_CHAT_IDS: the bot writes to these chats only. */
+  readonly allowedChatIds: ReadonlyArray<string>
   /** Attempts per chunk after the first one was sent (429 and network errors). */
   readonly chunkAttempts?: number
 }
@@ -38,6 +40,7 @@ export const makeSender = (options: SenderOptions) =>
     const { api, stats } = options
     const chunkAttempts = options.chunkAttempts ?? 4
     const lanes = new Map<number, ChatLane>()
+    const allowed = new Set(options.allowedChatIds)
 
     /** Run `effect` holding the chat's lane: one message at a time per chat, in order. */
     const inLane = <A, E>(chatId: number, effect: (lane: ChatLane) => Effect.Effect<A, E>) =>
@@ -142,6 +145,16 @@ export const makeSender = (options: SenderOptions) =>
       const address = parseTarget(target)
       if (address === undefined) {
         return yield* new DeliveryFailed({ target, reason: "not a Telegram chat", permanent: true })
+      }
+      // Default deny both ways: a model (or text fed to it) must not make the bot write to a chat
+      // that the owner has not allowed, whatever path the message took (notify, relay, digest).
+      if (!allowed.has(String(address.chatId))) {
+        yield* count("refused_not_allowed")
+        return yield* new DeliveryFailed({
+          target,
+          reason: "chat is not in TELEGRAM_ALLOWED_CHAT_IDS",
+          permanent: true
+        })
       }
       const chunks = chunkHtml(renderMarkdown(outbound.text), TELEGRAM_LIMIT)
       yield* Effect.annotateCurrentSpan({
