@@ -1,5 +1,6 @@
-// Adversarial review of the agent and Telegram work (issues 4 and 5). Each test documents a bug a
-// user would hit; they FAIL until the bug is fixed. Names say what the user should observe.
+// Regression tests from the adversarial review of the agent and Telegram work (issues 4 and 5).
+// Each one failed against the code as reviewed; the comment above a test describes the bug it
+// caught (in the past state of the code) and the test name says what a user observes now.
 import { execFileSync } from "node:child_process"
 import { appendFileSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"

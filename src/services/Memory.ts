@@ -116,6 +116,11 @@ export class Memory extends Context.Service<Memory, {
           state.tokens = estimateTokens(replayed.messages)
           state.compactions = replayed.compactions
           state.skipped = replayed.skipped
+          // A crash mid-append leaves a last line without its newline; the next append would be
+          // glued onto that fragment and lost with it. End the torn line first (it stays skipped).
+          if (text.value.length > 0 && !text.value.endsWith("\n")) {
+            yield* io("end a torn last line", () => appendFileSync(fileOf(state.id), "\n"))
+          }
           if (replayed.skipped > 0) {
             yield* Effect.logWarning("memory: skipped unreadable conversation lines").pipe(
               Effect.annotateLogs({ file: fileOf(state.id), skipped: replayed.skipped })
