@@ -13,6 +13,7 @@ await build({
   format: "esm",
   target: "node24",
   sourcemap: true,
+  sourcesContent: false,
   logLevel: "warning",
   // Only Effect gains from bundling (its barrels load every module). The rest stay in node_modules:
   // there Node treats them as dependencies (e.g. no punycode deprecation warning from grammY's fetch).

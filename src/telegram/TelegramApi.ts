@@ -2,7 +2,6 @@
 // back: api.telegram.org, a self-hosted one, or a fake in tests). Errors become one tagged error
 // that keeps what the channel decides on: the code, Telegram's description and retry_after.
 import { Context, Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
-import { Api, GrammyError, HttpError } from "grammy"
 import { GatewayConfig } from "../services/GatewayConfig.ts"
 
 export class TelegramApiError extends Schema.TaggedError<TelegramApiError>()("TelegramApiError", {
@@ -33,8 +32,10 @@ export class TelegramApi extends Context.Service<TelegramApi, {
   readonly call: (method: string, payload: Payload, timeout?: Duration.Input) => Effect.Effect<unknown, TelegramApiError>
 }>()("switchboard/TelegramApi") {
   static readonly make = (token: Redacted.Redacted<string>, apiRoot: string) =>
-    Effect.sync(() => {
-      const api = new Api(Redacted.value(token), { apiRoot })
+    Effect.gen(function*() {
+      // grammY is loaded only when Telegram is on: it is about 20 MB of an idle daemon's memory.
+      const grammy = yield* Effect.promise(() => import("grammy"))
+      const api = new grammy.Api(Redacted.value(token), { apiRoot })
       // grammY types each method; the channel sends payloads it builds itself, so call by name.
       const raw = api.raw as unknown as Record<string, (payload: Payload, signal?: AbortSignal) => Promise<unknown>>
       const call = (method: string, payload: Payload, timeout: Duration.Input = "30 seconds") =>
@@ -44,7 +45,7 @@ export class TelegramApi extends Context.Service<TelegramApi, {
             NO_PARAMETERS.includes(method)
               ? (raw[method] as unknown as (signal: AbortSignal) => Promise<unknown>)(signal)
               : raw[method]!(payload, signal),
-          catch: (cause) => toApiError(method, cause, Redacted.value(token))
+          catch: (cause) => toApiError(grammy, method, cause, Redacted.value(token))
         }).pipe(
           Effect.timeoutOrElse({
             duration: timeout,
@@ -71,7 +72,9 @@ export class TelegramApi extends Context.Service<TelegramApi, {
 /** Network errors quote the request URL, which holds the token (`/bot<token>/…`): never let it out. */
 export const scrubToken = (text: string, token: string) => token === "" ? text : text.split(token).join("<token>")
 
-const toApiError = (method: string, cause: unknown, token: string): TelegramApiError => {
+type Grammy = Pick<typeof import("grammy"), "GrammyError" | "HttpError">
+
+const toApiError = ({ GrammyError, HttpError }: Grammy, method: string, cause: unknown, token: string): TelegramApiError => {
   if (cause instanceof GrammyError) {
     const retryAfter = cause.parameters.retry_after
     return new TelegramApiError({
