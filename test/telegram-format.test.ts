@@ -68,6 +68,17 @@ describe("renderMarkdown", () => {
     assert.strictEqual(renderMarkdown("[x](javascript:alert(1))"), "[x](javascript:alert(1))")
   })
 
+  it("a link with a URL longer than a message stays text, and its chunks stay within the limit", () => {
+    const url = `https://example.com/?q=${"a".repeat(6000)}`
+    const html = renderMarkdown(`see [the data](${url}) now`)
+    assert.notInclude(html, "<a ")
+    const chunks = chunkHtml(html)
+    for (const chunk of chunks) assert.isAtMost(chunk.length, 4096)
+    // The text arrives complete and in order (the whitespace at a cut is dropped).
+    const squeeze = (text: string) => text.replace(/\s/g, "")
+    assert.strictEqual(squeeze(chunks.map(htmlToPlain).join("")), squeeze(htmlToPlain(html)))
+  })
+
   it("degrades tables, headings, quotes and lists readably", () => {
     const html = renderMarkdown("### Results\n| name | n |\n|---|---|\n| alpha | 1 |\n| b | 22 |\n> quoted **x**\n* one\n---")
     assert.strictEqual(

@@ -15,6 +15,8 @@ const RULE = /^\s{0,3}([-*_])(\s*\1){2,}\s*$/
 const TABLE_ROW = /^\s*\|.*\|\s*$/
 const TABLE_SEPARATOR = /^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$/
 const SAFE_URL = /^(https?:\/\/|tg:\/\/|mailto:)\S+$/i
+/** Longer URLs stay text: a tag is never split, and one over the message limit could not be sent. */
+const MAX_HREF = 2048
 
 // ---------- inline ----------
 
@@ -112,7 +114,7 @@ export const renderInline = (s: string): string => {
     }
     if (c === "[") {
       const link = /^\[([^\]\n]+)\]\(([^()\s]+)\)/.exec(s.slice(i))
-      if (link && SAFE_URL.test(link[2]!)) {
+      if (link && link[2]!.length <= MAX_HREF && SAFE_URL.test(link[2]!)) {
         flush()
         out += `<a href="${escapeAttr(link[2]!)}">${renderInline(link[1]!)}</a>`
         i += link[0].length
