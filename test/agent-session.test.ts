@@ -78,6 +78,27 @@ describe("agent session: tool loop", () => {
         assert.include(lastToolMessages(fake.requests[1]!)[0]!.content, "no channel can deliver")
       }).pipe(Effect.provide(agent(fake, dir)))
     }))
+
+  it.live("a tool call with wrong parameters goes back to the model as an error; the turn carries on", () =>
+    Effect.gen(function*() {
+      const fake = yield* fakeChatCompletions
+      const dir = yield* tempStateDir
+      // Small local models often get a parameter name wrong.
+      fake.script(
+        { toolCalls: [{ name: "notify", args: { message: "hi" }, id: "bad1" }] },
+        { toolCalls: [{ name: "notify", args: { text: "hi" } }] },
+        { text: "sent it" }
+      )
+      yield* Effect.gen(function*() {
+        const record = yield* converse("http:a", "say hi")
+        assert.strictEqual(record.reply, "sent it")
+        const toolResult = lastToolMessages(fake.requests[1]!)
+        assert.strictEqual(toolResult[0]!.tool_call_id, "bad1")
+        assert.include(toolResult[0]!.content, "text")
+        const messages = yield* inbox("http:a")
+        assert.deepStrictEqual(messages.map((m) => [m.kind, m.text]), [["notify", "hi"], ["reply", "sent it"]])
+      }).pipe(Effect.provide(agent(fake, dir)))
+    }))
 })
 
 describe("agent session: routing", () => {
