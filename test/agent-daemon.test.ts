@@ -251,3 +251,32 @@ describe("agent on the built daemon: secrets", () => {
     for (const f of files) expect(readFileSync(join(f.parentPath, f.name), "utf8")).not.toContain(SECRET)
   }, 30_000)
 })
+
+describe("built daemon: a restart keeps the queue", () => {
+  it("messages still queued at SIGTERM are answered after the restart, in order, and the interrupted turn is not repeated", async () => {
+    const fake = await fakeModel()
+    fake.setDefault((r) => {
+      const said = lastUser(r)
+      // The first turn outlives the shutdown grace, so everything behind it is still queued.
+      if (said.endsWith("long job")) return { delayMs: 5_000, text: "too late" }
+      return { text: `answer to ${said.split("\n").at(-1)}` }
+    })
+    const env = agentEnv(fake, { SWITCHBOARD_SHUTDOWN_GRACE: "200 millis" })
+    const first = await daemon({ env })
+    expect((await first.post("/v1/messages", { text: "long job", source: "http:alice" })).status).toBe(202)
+    await eventually(async () => (fake.requests.length >= 1 ? true : undefined))
+    for (const text of ["one", "two"]) {
+      expect((await first.post("/v1/messages", { text, source: "http:bob" })).status).toBe(202)
+    }
+    expect(await first.stop("SIGTERM")).toBe(0)
+    expect(first.lines.some((l) => l.includes("kept 2 queued message(s) for the next start"))).toBe(true)
+
+    const second = await daemon({ env, stateDir: first.stateDir })
+    const bob = await eventually(async () => {
+      const messages = await inbox(second, "http:bob")
+      return messages.length >= 2 ? messages : undefined
+    }, 15_000)
+    expect(bob.map((m) => [m.kind, m.text])).toEqual([["reply", "answer to one"], ["reply", "answer to two"]])
+    expect(fake.requests.map(lastUser).filter((t) => t.endsWith("long job"))).toHaveLength(1)
+  }, 40_000)
+})

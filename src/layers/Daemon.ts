@@ -10,6 +10,7 @@ import { ExecJobs } from "../services/ExecJobs.ts"
 import { GatewayConfig } from "../services/GatewayConfig.ts"
 import { HeartbeatRunner } from "../services/HeartbeatRunner.ts"
 import { HeartbeatWake } from "../services/HeartbeatWake.ts"
+import { QueueSpill } from "../services/QueueSpill.ts"
 import { Session } from "../services/Session.ts"
 import { SystemEvents } from "../services/SystemEvents.ts"
 import { reloadHeartbeatSettings } from "../heartbeat/loadSettings.ts"
@@ -57,9 +58,13 @@ const app = (env: NodeJS.ProcessEnv) => Layer.unwrap(
         Layer.provideMerge(TelegramChannel.layer)
       )
       : Layer.mergeAll(serveHttp(routes), HeartbeatRunner.sighup)
-    // drainOnStop is outermost: on SIGTERM the running turn finishes while channels can still deliver.
+    // drainOnStop and QueueSpill are outermost: on SIGTERM the running turn finishes while channels
+    // can still deliver, then what is still queued is kept for the next start.
     const runner = HeartbeatRunner.layerWith({ loadSettings: reloadHeartbeatSettings(env) })
-    return Dispatcher.drainOnStop.pipe(Layer.provideMerge(edges), Layer.provideMerge(graph(session, runner)))
+    return Layer.mergeAll(Dispatcher.drainOnStop, QueueSpill.layer).pipe(
+      Layer.provideMerge(edges),
+      Layer.provideMerge(graph(session, runner))
+    )
   })
 )
 

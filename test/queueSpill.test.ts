@@ -1,0 +1,109 @@
+// A graceful stop keeps what is still queued and the next start answers it: a restart (deploy,
+// systemd) loses nothing that was accepted. The daemon's own services, TestClock for the grace.
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { assert, describe, it } from "@effect/vitest"
+import { Context, Deferred, Effect, Exit, Fiber, Layer, Ref, Scope } from "effect"
+import { TestClock } from "effect/testing"
+import { Inbox } from "../src/services/Inbox.ts"
+import { Intake } from "../src/services/Intake.ts"
+import { parseSpill, QueueSpill } from "../src/services/QueueSpill.ts"
+import { RequestLog } from "../src/services/RequestLog.ts"
+import { Session } from "../src/services/Session.ts"
+import { gateway, scriptedSession } from "./support/harness.ts"
+
+const tempDir = Effect.acquireRelease(
+  Effect.sync(() => mkdtempSync(join(tmpdir(), "switchboard-spill-"))),
+  (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+)
+
+/** One daemon life: the graph with QueueSpill on the state dir, in its own scope. */
+const start = <E, R>(session: Layer.Layer<Session, E, R>, stateDir: string) =>
+  Effect.gen(function*() {
+    const scope = yield* Scope.make()
+    const layer = QueueSpill.layer.pipe(Layer.provideMerge(gateway(session, (s) => ({ ...s, stateDir }))))
+    const context = yield* Layer.buildWithScope(layer, scope)
+    return {
+      scope,
+      intake: Context.get(context, Intake),
+      inbox: Context.get(context, Inbox),
+      requests: Context.get(context, RequestLog)
+    }
+  })
+
+const texts = (inbox: Inbox["Service"], source: string) =>
+  Effect.map(inbox.read(source, 0, 0), (page) => page.messages.map((m) => [m.kind, m.text]))
+
+describe("queue kept across a graceful restart", () => {
+  it.effect("messages still queued at a stop are answered after the restart, in order", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const started = yield* Deferred.make<void>()
+      // First life: the first turn never ends, so everything behind it is still queued at the stop.
+      const stuck = yield* scriptedSession((request) =>
+        request.text === "long job"
+          ? Deferred.succeed(started, undefined).pipe(Effect.andThen(Effect.never))
+          : Effect.succeed(`first life: ${request.text}`)
+      )
+      const first = yield* start(stuck.layer, dir)
+      yield* first.intake.submit({ id: "a", source: "http:a", text: "long job" })
+      yield* Deferred.await(started)
+      yield* first.intake.submit({ id: "b1", source: "http:b", text: "one" })
+      yield* first.intake.submit({ id: "c", source: "cli:local", text: "from the cli" })
+      yield* first.intake.submit({ id: "b2", source: "http:b", text: "two" })
+      const stopping = yield* Effect.forkChild(Scope.close(first.scope, Exit.void))
+      yield* TestClock.adjust("11 seconds") // past the shutdown grace: the long turn is interrupted
+      yield* Fiber.join(stopping)
+      assert.deepStrictEqual((yield* texts(first.inbox, "http:b")), [])
+      assert.isTrue(existsSync(join(dir, "pending.jsonl")), "nothing was kept")
+
+      // Second life: the kept messages are queued again and answered, in their order.
+      const fresh = yield* scriptedSession((request) => Effect.succeed(`second life: ${request.text}`))
+      const second = yield* start(fresh.layer, dir)
+      for (const id of ["b1", "c", "b2"]) {
+        const record = yield* second.requests.await(id, 60_000)
+        assert.strictEqual(record?.status, "done", `request ${id}`)
+      }
+      assert.deepStrictEqual(yield* texts(second.inbox, "http:b"), [["reply", "second life: one"], ["reply", "second life: two"]])
+      assert.deepStrictEqual(yield* texts(second.inbox, "cli:local"), [["reply", "second life: from the cli"]])
+      // The interrupted turn is not repeated (its sender was told to send it again).
+      assert.deepStrictEqual((yield* Ref.get(fresh.probe.prompts)).map((r) => r.id), ["b1", "c", "b2"])
+      assert.isFalse(existsSync(join(dir, "pending.jsonl")), "a third start would answer them twice")
+      yield* Scope.close(second.scope, Exit.void)
+    }))
+
+  it.effect("a damaged kept queue: good entries are answered, bad ones are reported, the daemon starts", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const good = { id: "ok", source: "http:a", text: "still here", priority: "human", receivedAt: 1 }
+      writeFileSync(
+        join(dir, "pending.jsonl"),
+        [JSON.stringify(good), "{\"id\":\"torn\",\"sou", JSON.stringify({ ...good, id: "bad", source: "no colon" })].join("\n")
+      )
+      const echo = yield* scriptedSession((request) => Effect.succeed(`got ${request.text}`))
+      const life = yield* start(echo.layer, dir)
+      assert.strictEqual((yield* life.requests.await("ok", 60_000))?.status, "done")
+      assert.deepStrictEqual((yield* Ref.get(echo.probe.prompts)).map((r) => r.id), ["ok"])
+      yield* Scope.close(life.scope, Exit.void)
+    }))
+
+  it("parses a kept queue line by line, with a reason for each line that does not decode", () => {
+    const line = JSON.stringify({ id: "x", source: "telegram:1", text: "t", priority: "event", receivedAt: 5 })
+    const parsed = parseSpill(`${line}\n\nnot json\n${JSON.stringify({ id: "", source: "http:a" })}\n`)
+    assert.deepStrictEqual(parsed.requests.map((r) => r.id), ["x"])
+    assert.deepStrictEqual(parsed.rejected.map((r) => r.line), [3, 4])
+    for (const r of parsed.rejected) assert.isAbove(r.reason.length, 0)
+  })
+
+  it.effect("a stop with nothing queued leaves no file", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const echo = yield* scriptedSession((request) => Effect.succeed(`got ${request.text}`))
+      const life = yield* start(echo.layer, dir)
+      yield* life.intake.submit({ id: "a", source: "http:a", text: "hi" })
+      yield* life.requests.await("a", 60_000)
+      yield* Scope.close(life.scope, Exit.void)
+      assert.isFalse(existsSync(join(dir, "pending.jsonl")))
+    }))
+})
