@@ -49,9 +49,12 @@ describe("the daemon over HTTP and the CLI", () => {
     expect(r.stderr.trim().split("\n")).toHaveLength(1)
   })
 
-  it("stops cleanly on SIGTERM with exit code 0", async () => {
+  it("stops cleanly on SIGTERM with exit code 0, saying so in its log", async () => {
     const d = await startDaemon()
     expect(await d.stop("SIGTERM")).toBe(0)
+    const messages = d.lines.map((l) => (JSON.parse(l) as { message: string }).message)
+    expect(messages).toContain("stopping: no new work is taken")
+    expect(messages.at(-1)).toBe("switchboard stopped")
   })
 })
 

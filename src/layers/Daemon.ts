@@ -68,5 +68,8 @@ const app = (env: NodeJS.ProcessEnv) => Layer.unwrap(
   })
 )
 
+/** Built first, finalized last: the final log line, once everything else has stopped. */
+const stoppedLog = Layer.effectDiscard(Effect.addFinalizer(() => Effect.logInfo("switchboard stopped")))
+
 export const daemon = (env: NodeJS.ProcessEnv) =>
-  app(env).pipe(Layer.provide(Observability), Layer.provideMerge(GatewayConfig.layer))
+  app(env).pipe(Layer.provide(stoppedLog), Layer.provide(Observability), Layer.provideMerge(GatewayConfig.layer))

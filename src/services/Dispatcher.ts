@@ -212,6 +212,11 @@ export class Dispatcher extends Context.Service<Dispatcher, {
         state.stopping = true
         return Effect.gen(function*() {
           const active = state.active
+          yield* Effect.logInfo(
+            active === undefined
+              ? "stopping: no new work is taken"
+              : `stopping: no new work is taken; the running turn has ${Duration.format(config.turn.shutdownGrace)} to finish`
+          ).pipe(Effect.annotateLogs(active === undefined ? {} : { requestId: active.id, source: active.source }))
           if (active !== undefined) {
             const finished = yield* Fiber.await(active.fiber).pipe(Effect.timeoutOption(config.turn.shutdownGrace))
             if (Option.isNone(finished)) yield* Fiber.interrupt(active.fiber)
