@@ -3,6 +3,7 @@
 // output pipe open and would outlive a kill of the direct child). Plain Node; the lifecycle
 // (timeout, grace, waiting) is Effect code in ExecJobs.
 import { spawn } from "node:child_process"
+import { readdirSync, readFileSync } from "node:fs"
 import { tailOf } from "./argv.ts"
 
 export type ProcessEnd =
@@ -60,10 +61,35 @@ export const startProcessGroup = (
     if (pid === undefined) return false
     try {
       process.kill(-pid, 0)
-      return true
     } catch {
       return false
     }
+    // kill(0) also succeeds for a group of zombies (children orphaned to an init that has not
+    // reaped them yet): on Linux, look for a member that is still running.
+    return hasLivingMember(pid) ?? true
   }
   return { exited, closed, output: () => output, signal, alive }
+}
+
+/** Whether a process of group `pgid` is alive and not a zombie; undefined where /proc is missing. */
+const hasLivingMember = (pgid: number): boolean | undefined => {
+  let entries: Array<string>
+  try {
+    entries = readdirSync("/proc")
+  } catch {
+    return undefined
+  }
+  for (const name of entries) {
+    if (name.charCodeAt(0) < 48 || name.charCodeAt(0) > 57) continue
+    let stat: string
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, "utf8")
+    } catch {
+      continue // gone meanwhile
+    }
+    // "pid (comm) state ppid pgrp …": comm may hold spaces and parentheses, so split after the last ")".
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+    if (Number(fields[2]) === pgid && fields[0] !== "Z" && fields[0] !== "X") return true
+  }
+  return false
 }
