@@ -24,6 +24,8 @@ interface Box {
   messages: Array<InboxMessage>
   nextSeq: number
   changed: Deferred.Deferred<void>
+  /** Long-polls waiting on this box. */
+  waiting: number
 }
 
 /** Channels whose users read their messages from the inbox. */
@@ -43,7 +45,7 @@ export class Inbox extends Context.Service<Inbox, {
           const existing = boxes.get(source)
           if (existing) return Effect.succeed(existing)
           return Effect.map(Deferred.make<void>(), (changed) => {
-            const box: Box = { messages: [], nextSeq: 1, changed }
+            const box: Box = { messages: [], nextSeq: 1, changed, waiting: 0 }
             boxes.set(source, box)
             return box
           })
@@ -83,12 +85,25 @@ export class Inbox extends Context.Service<Inbox, {
         return { messages, next: messages.at(-1)?.seq ?? Math.min(Math.max(after, 0), box.nextSeq - 1) }
       }
 
+      const EMPTY: InboxPage = { messages: [], next: 0 }
+
+      // Reading never keeps a box: polling names that nobody writes to must neither grow memory
+      // nor push real inboxes (with unread replies) out. A long-poll holds a box only while it waits.
       const read = (source: string, after: number, waitMs: number) =>
         Effect.gen(function*() {
-          const box = yield* boxOf(source)
+          const existing = boxes.get(source)
+          if (existing === undefined && waitMs <= 0) return EMPTY
+          const box = existing ?? (yield* boxOf(source))
           const first = page(box, after)
           if (first.messages.length > 0 || waitMs <= 0) return first
-          yield* Deferred.await(box.changed).pipe(Effect.timeoutOption(waitMs))
+          box.waiting++
+          yield* Deferred.await(box.changed).pipe(
+            Effect.timeoutOption(waitMs),
+            Effect.ensuring(Effect.sync(() => {
+              box.waiting--
+              if (box.waiting === 0 && box.nextSeq === 1 && boxes.get(source) === box) boxes.delete(source)
+            }))
+          )
           return page(box, after)
         })
 
