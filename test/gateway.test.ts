@@ -39,7 +39,8 @@ describe("serial session", () => {
         })
         // Nobody is refused with "busy": every message is accepted while turns are running.
         assert.deepStrictEqual(accepted.map((a) => a.status), ids.map(() => 202))
-        const results = yield* Effect.forEach(ids, (id) => getJson(base, `/v1/messages/${id}?wait=20`), {
+        // The id to poll is the one in the answer (the key scoped by the client's source).
+        const results = yield* Effect.forEach(accepted, (a) => getJson(base, `/v1/messages/${a.body.id}?wait=20`), {
           concurrency: "unbounded"
         })
         for (const [i, r] of results.entries()) {
@@ -76,15 +77,15 @@ describe("replies and tool calls go where the request came from", () => {
         yield* post(base, { id: "b1", text: "hi", source: "http:b" })
         yield* post(base, { id: "c1", text: "hey", source: "cli:local" })
         yield* Deferred.succeed(release, undefined)
-        for (const id of ["a1", "b1", "c1"]) yield* getJson(base, `/v1/messages/${id}?wait=10`)
+        for (const id of ["http:a~a1", "http:b~b1", "cli:local~c1"]) yield* getJson(base, `/v1/messages/${id}?wait=10`)
         const inboxOf = (s: string) =>
           Effect.map(getJson(base, `/v1/inbox/${s}`), (r) => r.body.messages.map((m: any) => [m.kind, m.text, m.requestId]))
         assert.deepStrictEqual(yield* inboxOf("http:a"), [
-          ["notify", "progress for a", "a1"],
-          ["reply", "final for a", "a1"]
+          ["notify", "progress for a", "http:a~a1"],
+          ["reply", "final for a", "http:a~a1"]
         ])
-        assert.deepStrictEqual(yield* inboxOf("http:b"), [["reply", "reply for http:b", "b1"]])
-        assert.deepStrictEqual(yield* inboxOf("cli:local"), [["reply", "reply for cli:local", "c1"]])
+        assert.deepStrictEqual(yield* inboxOf("http:b"), [["reply", "reply for http:b", "http:b~b1"]])
+        assert.deepStrictEqual(yield* inboxOf("cli:local"), [["reply", "reply for cli:local", "cli:local~c1"]])
         assert.strictEqual(yield* Ref.get(probe.maxInFlight), 1)
       }).pipe(Effect.provide(gatewayWithHttp(layer)))
     }))

@@ -58,7 +58,7 @@ describe("HTTP API input validation", () => {
       // The daemon is still up and answers a good request.
       const ok = yield* postRaw(base, JSON.stringify({ text: "still here", id: "ok-1" }))
       assert.strictEqual(ok.status, 202)
-      const done = yield* call(base, "/v1/messages/ok-1?wait=5")
+      const done = yield* call(base, `/v1/messages/${ok.body.id}?wait=5`)
       assert.strictEqual(done.body.reply, "echo: still here")
     }).pipe(Effect.provide(gatewayWithHttp(Session.echo, (s) => ({ ...s, http: { ...s.http, maxBodyBytes: 1024 } })))))
 
@@ -69,7 +69,8 @@ describe("HTTP API input validation", () => {
       const second = yield* postRaw(base, JSON.stringify({ text: "once", id: "idem-1", source: "http:x" }))
       assert.deepStrictEqual([first.status, second.status], [202, 202])
       assert.strictEqual(second.body.duplicate, true)
-      yield* call(base, "/v1/messages/idem-1?wait=5")
+      assert.strictEqual(second.body.id, first.body.id)
+      yield* call(base, `/v1/messages/${first.body.id}?wait=5`)
       const inbox = yield* call(base, "/v1/inbox/http:x")
       assert.deepStrictEqual(inbox.body.messages.map((m: any) => m.text), ["echo: once"])
     }).pipe(Effect.provide(gatewayWithHttp(Session.echo))))

@@ -16,3 +16,10 @@ export const parseSource = (source: string): ParsedSource | undefined => {
 }
 
 export const channelOf = (source: string): string | undefined => parseSource(source)?.channel
+
+/**
+ * The request id for an HTTP client's idempotency key: scoped by its source, so two clients that
+ * both number their messages 1, 2, 3… never collide, and no client can claim another channel's id
+ * (`telegram:<update_id>`). `~` is outside the key alphabet, so a scoped id cannot be forged.
+ */
+export const scopedRequestId = (source: string, key: string): string => `${source}~${key}`

@@ -4,6 +4,7 @@ import { Duration, Effect, Layer, Schema } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import { PrometheusMetrics } from "effect/observability"
 import { inboundRejected } from "../domain/metrics.ts"
+import { scopedRequestId } from "../domain/source.ts"
 import { Metric } from "effect"
 import { GatewayConfig } from "../services/GatewayConfig.ts"
 import { Inbox } from "../services/Inbox.ts"
@@ -57,9 +58,10 @@ const Metrics = route("GET", "/metrics", Effect.gen(function*() {
 const PostMessage = route("POST", "/v1/messages", Effect.gen(function*() {
   const body = yield* jsonBody(MessageBody).pipe(Effect.catchTag("ApiError", rejected))
   const intake = yield* Intake
+  const source = body.source ?? "http:default"
   const result = yield* intake.submit({
-    id: body.id ?? randomUUID(),
-    source: body.source ?? "http:default",
+    id: body.id === undefined ? randomUUID() : scopedRequestId(source, body.id),
+    source,
     text: body.text,
     priority: body.priority
   }).pipe(
