@@ -30,6 +30,17 @@ describe("priority policy", () => {
 })
 
 describe("CommandQueue (in memory)", () => {
+  it.effect("an item handed back (shutdown) is first in line again, ahead of later ones", () =>
+    Effect.gen(function*() {
+      const queue = yield* CommandQueue.make({ ...options, cap: 10 })
+      for (const id of ["h1", "h2", "h3"]) yield* queue.offer(request(id))
+      const taken = yield* queue.take
+      assert.strictEqual(taken.request.id, "h1")
+      yield* queue.putBack(taken)
+      assert.deepStrictEqual((yield* queue.pending).map((i) => i.request.id), ["h1", "h2", "h3"])
+      assert.deepStrictEqual(yield* takeIds(queue, 3), ["h1", "h2", "h3"])
+    }))
+
   it.effect("takes command > human > relay > event, FIFO within a priority", () =>
     Effect.gen(function*() {
       const queue = yield* CommandQueue.make({ ...options, cap: 10 })

@@ -73,6 +73,33 @@ describe("queue kept across a graceful restart", () => {
       yield* Scope.close(second.scope, Exit.void)
     }))
 
+  it.effect("a turn that finishes during the stop: the message the loop takes next is kept, not lost", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const started = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      const session = yield* scriptedSession((request) =>
+        request.text === "long job"
+          ? Deferred.succeed(started, undefined).pipe(Effect.andThen(Deferred.await(release)), Effect.as("finished"))
+          : Effect.succeed(`answer to ${request.text}`)
+      )
+      const first = yield* start(session.layer, dir)
+      yield* first.intake.submit({ id: "a", source: "http:a", text: "long job" })
+      yield* Deferred.await(started)
+      yield* first.intake.submit({ id: "b", source: "http:b", text: "next in line" })
+      const stopping = yield* Effect.forkChild(Scope.close(first.scope, Exit.void))
+      yield* TestClock.adjust("1 second")
+      yield* Deferred.succeed(release, undefined) // within the grace: the loop takes "b" while stopping
+      yield* Fiber.join(stopping)
+      assert.deepStrictEqual(yield* texts(first.inbox, "http:a"), [["reply", "finished"]])
+      assert.deepStrictEqual((yield* Ref.get(session.probe.prompts)).map((r) => r.id), ["a"])
+
+      const second = yield* start(session.layer, dir)
+      assert.strictEqual((yield* second.requests.await("b", 60_000))?.status, "done")
+      assert.deepStrictEqual(yield* texts(second.inbox, "http:b"), [["reply", "answer to next in line"]])
+      yield* Scope.close(second.scope, Exit.void)
+    }))
+
   it.effect("a damaged kept queue: good entries are answered, bad ones are reported, the daemon starts", () =>
     Effect.gen(function*() {
       const dir = yield* tempDir

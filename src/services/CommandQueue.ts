@@ -44,6 +44,8 @@ export class CommandQueue extends Context.Service<CommandQueue, {
   readonly offer: (request: Inbound, onAccept?: Effect.Effect<void>) => Effect.Effect<OfferResult, QueueFull>
   /** The next item by effective priority; waits while the queue is empty. */
   readonly take: Effect.Effect<QueuedItem>
+  /** Return a taken item that will not be handled (shutdown): it goes back to the head of its lane. */
+  readonly putBack: (item: QueuedItem) => Effect.Effect<void>
   /** The item's reply was handed to the Router: a durable queue forgets it now. */
   readonly complete: (item: QueuedItem) => Effect.Effect<void>
   /** Items waiting, in the order `take` would return them now. */
@@ -116,6 +118,16 @@ export class CommandQueue extends Context.Service<CommandQueue, {
         (item) => item !== undefined ? Effect.succeed(item) : Effect.andThen(nonEmpty.await, Effect.suspend(() => take))
       )
 
+      const putBack = (item: QueuedItem) =>
+        Effect.gen(function*() {
+          const lane = lanes[item.request.priority]
+          // Lanes are ordered by seq; an item taken from the head goes back in front of later ones.
+          const at = lane.findIndex((other) => other.seq > item.seq)
+          lane.splice(at < 0 ? lane.length : at, 0, item)
+          yield* Metric.update(queueDepth, depth())
+          nonEmpty.openUnsafe()
+        })
+
       const pending = Effect.map(Clock.currentTimeMillis, (now) => {
         // Simulate successive takes on a copy, so the listing matches what `take` will do.
         const copy: Record<Priority, Array<QueuedItem>> = {
@@ -151,7 +163,7 @@ export class CommandQueue extends Context.Service<CommandQueue, {
         }
       })
 
-      return CommandQueue.of({ offer, take, complete: () => Effect.void, pending, stats })
+      return CommandQueue.of({ offer, take, putBack, complete: () => Effect.void, pending, stats })
     })
 
   /** In-memory queue configured from GatewayConfig. */

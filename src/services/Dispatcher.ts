@@ -2,7 +2,7 @@
 // with the request provided as CurrentRequest, then hands the reply to the Router with the
 // request's own source as target. Messages that arrive meanwhile wait in the queue: nobody is
 // ever told "already processing".
-import { Clock, Context, Deferred, Duration, Effect, Exit, Fiber, Layer, Metric, Option, Scope, Semaphore, Tracer } from "effect"
+import { Cause, Clock, Context, Deferred, Duration, Effect, Exit, Fiber, Layer, Metric, Option, Scope, Semaphore, Tracer } from "effect"
 import { parseControl } from "../domain/commands.ts"
 import { queueWait, turnDuration, turns } from "../domain/metrics.ts"
 import { type Inbound, isSilent, type OutboundKind } from "../domain/model.ts"
@@ -158,9 +158,15 @@ export class Dispatcher extends Context.Service<Dispatcher, {
           state.active = { id: request.id, source: request.source, priority: request.priority, startedAt, fiber }
           const exit = yield* Fiber.await(fiber)
           state.active = undefined
+          if (Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)) {
+            // A bug in the session or a tool: not a stop. Logged with its cause; the sender is told.
+            yield* Effect.logError("turn crashed", exit.cause)
+          }
           const outcome: TurnOutcome = Exit.isSuccess(exit)
             ? exit.value
-            : { _tag: state.stopping ? "ShutDown" : "Aborted" }
+            : Cause.hasInterruptsOnly(exit.cause)
+            ? { _tag: state.stopping ? "ShutDown" : "Aborted" }
+            : { _tag: "Failed", reason: "crashed", userMessage: "Something went wrong while handling this (the daemon log has the details)." }
           const finishedAt = yield* Clock.currentTimeMillis
           counters.turns++
           if (outcome._tag === "Failed") counters.failed++
@@ -175,7 +181,12 @@ export class Dispatcher extends Context.Service<Dispatcher, {
 
           const reply = replyFor(request, outcome)
           if (reply !== undefined) {
-            yield* router.deliver(request.source, { ...reply, requestId: request.id }).pipe(Effect.ignore)
+            // The Router logs and counts failed deliveries; a crashing sender must not stop the queue.
+            yield* router.deliver(request.source, { ...reply, requestId: request.id }).pipe(
+              Effect.catchCause((cause) =>
+                Cause.hasInterruptsOnly(cause) ? Effect.failCause(cause) : Effect.logError("delivery crashed", cause)
+              )
+            )
           }
           yield* outcome._tag === "Replied"
             ? requests.done(request.id, outcome.text)
@@ -196,11 +207,18 @@ export class Dispatcher extends Context.Service<Dispatcher, {
 
       const handleTracked = (item: QueuedItem) =>
         state.stopping
-          ? Effect.never // shutting down: leave the item be (a durable queue hands it back on restart)
+          // Shutting down: hand the item back (it is kept for the next start) and wait to be stopped.
+          ? Effect.andThen(queue.putBack(item), Effect.never)
           : Effect.gen(function*() {
             const done = yield* Deferred.make<void>()
             state.handling = done
-            yield* handle(item).pipe(Effect.ensuring(Deferred.succeed(done, undefined)))
+            yield* handle(item).pipe(
+              // Whatever goes wrong with one item, the queue keeps moving.
+              Effect.catchCause((cause) =>
+                Cause.hasInterruptsOnly(cause) ? Effect.failCause(cause) : Effect.logError("dispatch crashed", cause)
+              ),
+              Effect.ensuring(Deferred.succeed(done, undefined))
+            )
           })
       const loop = yield* queue.take.pipe(Effect.flatMap(handleTracked), Effect.forever, Effect.forkDetach)
 
