@@ -1,8 +1,48 @@
 // `switchboard chat` as a person uses it: type a message, see the agent's question arrive as a
 // numbered list, type the number, see the agent's answer — against the built daemon.
 import { spawn } from "node:child_process"
+import { createServer } from "node:net"
 import { afterEach, describe, expect, it } from "vitest"
 import { CLI, ROOT, startDaemon } from "./support/daemon.ts"
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const server = createServer()
+    server.listen(0, "127.0.0.1", () => {
+      const port = (server.address() as { port: number }).port
+      server.close(() => resolve(port))
+    })
+  })
+
+/** The chat CLI as a child process, with waits on what it prints. */
+const startChat = (url: string, source: string) => {
+  const chat = spawn(process.execPath, [CLI, "chat", "--as", source], {
+    cwd: ROOT,
+    env: { PATH: process.env["PATH"] ?? "", SWITCHBOARD_URL: url },
+    stdio: ["pipe", "pipe", "pipe"]
+  })
+  const output = { out: "", err: "" }
+  const waiters: Array<() => void> = []
+  const wake = () => {
+    for (const w of waiters.splice(0)) w()
+  }
+  chat.stdout.on("data", (c: Buffer) => {
+    output.out += c.toString("utf8")
+    wake()
+  })
+  chat.stderr.on("data", (c: Buffer) => {
+    output.err += c.toString("utf8")
+    wake()
+  })
+  const seen = (text: string, stream: "out" | "err" = "out") =>
+    new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`never printed ${JSON.stringify(text)}; got:\n${output.out}\n${output.err}`)), 15_000)
+      const check = () => (output[stream].includes(text) ? (clearTimeout(timer), resolve()) : waiters.push(check))
+      check()
+    })
+  const exited = new Promise<number | null>((resolve) => chat.on("exit", (code) => resolve(code)))
+  return { chat, output, seen, exited }
+}
 import { startFakeChatCompletions } from "./support/fakeChatCompletions.ts"
 
 const cleanup: Array<() => Promise<unknown>> = []
@@ -56,4 +96,24 @@ describe("switchboard chat", () => {
     chat.stdin.end()
     expect(await exited).toBe(0)
   })
+
+  it("keeps showing replies across a daemon restart, saying it lost contact and reconnected", async () => {
+    const port = String(await freePort())
+    const first = await startDaemon({ env: { SWITCHBOARD_HTTP_PORT: port } })
+    cleanup.push(() => first.stop())
+    const { chat, seen, exited } = startChat(first.url, "cli:tester")
+    cleanup.push(async () => chat.kill())
+    chat.stdin.write("one\n")
+    await seen("echo: one")
+    expect(await first.stop()).toBe(0)
+    await seen("lost contact with switchboard", "err")
+
+    const second = await startDaemon({ env: { SWITCHBOARD_HTTP_PORT: port }, stateDir: first.stateDir })
+    cleanup.push(() => second.stop())
+    await seen("reconnected", "err")
+    chat.stdin.write("two\n")
+    await seen("echo: two")
+    chat.stdin.end()
+    expect(await exited).toBe(0)
+  }, 30_000)
 })

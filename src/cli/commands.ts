@@ -94,7 +94,7 @@ const chat = Command.make(
           state.inputEnded && state.outstanding.size === 0 ? Deferred.succeed(settled, undefined) : Effect.void
         )
         // The inbox is the single place replies arrive, together with notifications and questions.
-        const poll = Effect.gen(function*() {
+        const pollOnce = Effect.gen(function*() {
           const page = yield* client.getJson<{ messages: ReadonlyArray<InboxMessage>; next: number }>(
             `${inbox}?after=${state.after}&wait=25`
           )
@@ -106,7 +106,22 @@ const chat = Command.make(
           }
           state.after = page.next
           yield* settleIfDone
-        }).pipe(Effect.forever)
+        })
+        // A daemon restart (or a network hiccup) must not silently end the stream of replies: say so
+        // once, retry, and start over when the daemon came back with a fresh (in-memory) inbox.
+        const lost: { reason: string | undefined } = { reason: undefined }
+        const recover = (error: { readonly message: string }) =>
+          Effect.gen(function*() {
+            if (lost.reason === undefined) yield* Console.error(`lost contact with switchboard (${error.message}); retrying…`)
+            lost.reason = error.message
+            yield* Effect.sleep("1 second")
+            const now = yield* client.getJson<{ next: number }>(`${inbox}?after=${Number.MAX_SAFE_INTEGER}`).pipe(Effect.option)
+            if (now._tag === "None") return
+            if (now.value.next < state.after) state.after = 0
+            lost.reason = undefined
+            yield* Console.error("reconnected")
+          })
+        const poll = pollOnce.pipe(Effect.catch(recover), Effect.forever)
         const poller = yield* Effect.forkChild(poll)
         yield* Console.error(`connected to ${client.url} as ${flags.source}; type a message, Ctrl-D to quit`)
         // The async iterator buffers lines that arrive while a message is being posted.

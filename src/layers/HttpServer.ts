@@ -3,7 +3,7 @@ import { createServer } from "node:http"
 import { join } from "node:path"
 import { writeFileAtomic } from "../domain/files.ts"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Effect, Layer } from "effect"
+import { Duration, Effect, Layer } from "effect"
 import { HttpRouter, HttpServer } from "effect/http"
 import { GatewayConfig } from "../services/GatewayConfig.ts"
 
@@ -20,7 +20,14 @@ export const serveHttp = <E, R>(routes: Layer.Layer<never, E, R>) =>
         })
       )
       return Layer.mergeAll(HttpRouter.serve(routes, { disableLogger: true, disableListenLog: true }), listening).pipe(
-        Layer.provideMerge(NodeHttpServer.layer(createServer, { port: config.http.port, host: config.http.host }))
+        Layer.provideMerge(NodeHttpServer.layer(createServer, {
+          port: config.http.port,
+          host: config.http.host,
+          // The server closes after the running turn has finished (or been stopped): what is still
+          // open then is long-polls (`switchboard chat` always has one), which would otherwise hold
+          // the stop for 20 s. They are cut after a second; clients retry against the next start.
+          gracefulShutdownTimeout: Duration.seconds(1)
+        }))
       )
     })
   )
