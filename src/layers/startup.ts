@@ -19,7 +19,15 @@ export const configProviderLayer = (env: NodeJS.ProcessEnv) => {
     if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
       throw new StartupFailure(`SWITCHBOARD_CONFIG_FILE: ${file} must hold a JSON object of variable names`)
     }
-    for (const [k, v] of Object.entries(parsed)) fromFile[k] = typeof v === "string" ? v : JSON.stringify(v)
+    for (const [k, v] of Object.entries(parsed)) {
+      const value = configFileValue(v)
+      if (value === null) {
+        throw new StartupFailure(
+          `SWITCHBOARD_CONFIG_FILE: ${k} must be a string, a number, a boolean, a list of strings or null (unset)`
+        )
+      }
+      if (value !== undefined) fromFile[k] = value
+    }
   }
   const merged: Record<string, string> = { ...fromFile }
   for (const [k, v] of Object.entries(env)) if (v !== undefined) merged[k] = v
@@ -28,7 +36,29 @@ export const configProviderLayer = (env: NodeJS.ProcessEnv) => {
 
 export class StartupFailure extends Error {}
 
+/**
+ * A config-file value as the environment would hold it: `null` means unset (undefined) — never
+ * the text "null", which would make a token of it; a list is a comma list; anything else that
+ * is not a scalar is refused (null).
+ */
+export const configFileValue = (v: unknown): string | undefined | null => {
+  if (v === null) return undefined
+  if (typeof v === "string") return v
+  if (typeof v === "number" || typeof v === "boolean") return String(v)
+  if (Array.isArray(v) && v.every((x) => typeof x === "string")) return v.join(",")
+  return null
+}
+
 const schemaLine = /^(.*?)\s*at \[(.+)\]\s*$/s
+
+/**
+ * A bad value, as it may be printed (stderr goes to the journal): never for secrets, and with the
+ * `user:password@` part of anything URL-like masked, malformed URLs included.
+ */
+export const shownValue = (variable: string, value: string): string | undefined => {
+  if (/TOKEN|KEY|SECRET|PASSWORD|HEADERS/i.test(variable)) return undefined
+  return value.replace(/^((?:[a-z][a-z0-9+.-]*:)?\/*)[^@]*@/i, "$1…@")
+}
 
 /** One line naming the variable and what is expected, for any failure before the daemon is up. */
 export const describeStartupFailure = (error: unknown, env: NodeJS.ProcessEnv): string => {
@@ -40,8 +70,9 @@ export const describeStartupFailure = (error: unknown, env: NodeJS.ProcessEnv): 
       const path = m[2]!.split(",").map((p) => p.trim().replace(/^"|"$/g, ""))
       const variable = path[0] ?? "?"
       const got = env[variable]
+      const shown = got === undefined ? undefined : shownValue(variable, got)
       return `invalid configuration: ${variable}: ${m[1]!.replace(/\s+/g, " ").trim()}${
-        got !== undefined ? ` (got ${JSON.stringify(got)})` : ""
+        shown !== undefined ? ` (got ${JSON.stringify(shown)})` : ""
       }`
     }
     return `invalid configuration: ${text.replace(/\s+/g, " ")}`
