@@ -7,15 +7,16 @@ export interface TurnJudgement {
   readonly detail: string
 }
 
+/** The detail is public (/health needs no token): the turn's age only, never who it is for. */
 export const judgeTurn = (
-  active: { readonly id: string; readonly source: string; readonly startedAt: number } | undefined,
+  active: { readonly startedAt: number } | undefined,
   now: number,
   timeoutMs: number,
   graceMs: number
 ): TurnJudgement => {
   if (active === undefined) return { status: "pass", detail: "idle" }
   const age = Math.max(0, now - active.startedAt)
-  const what = `turn ${active.id} for ${active.source} running for ${Math.round(age / 1000)}s`
+  const what = `a turn running for ${Math.round(age / 1000)}s (see /status)`
   if (age > timeoutMs + graceMs) return { status: "fail", detail: `${what}: stuck past its ${Math.round(timeoutMs / 1000)}s limit` }
   if (age > timeoutMs) return { status: "warn", detail: `${what}: past its ${Math.round(timeoutMs / 1000)}s limit` }
   return { status: "pass", detail: what }
