@@ -3,7 +3,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Duration, Effect, Exit, Scope } from "effect"
 import { TestClock } from "effect/testing"
-import { mergeWake, reasonPriority } from "../src/heartbeat/wakePolicy.ts"
+import { mergeWake, reasonPriority, RELAY_RETRIES, relayRetryDelay } from "../src/heartbeat/wakePolicy.ts"
 import { HeartbeatWake, type Wake, type WakeOutcome } from "../src/services/HeartbeatWake.ts"
 
 const timing = { coalesce: Duration.millis(250), retryDelay: Duration.seconds(1) }
@@ -27,6 +27,16 @@ const setup = (outcome: (wake: Wake, n: number) => WakeOutcome = () => "Ran") =>
   })
 
 describe("wake policy", () => {
+  it("retries a failed relay with a doubling delay, capped, and gives up after the last try", () => {
+    const ms = (n: number, floor = Duration.seconds(1)) => {
+      const d = relayRetryDelay(n, floor)
+      return d === undefined ? undefined : Duration.toMillis(d)
+    }
+    assert.deepStrictEqual([1, 2, 3].map((n) => ms(n)), [10_000, 20_000, 40_000])
+    assert.strictEqual(ms(1, Duration.seconds(30)), 30_000)
+    assert.strictEqual(ms(RELAY_RETRIES), 600_000)
+    assert.isUndefined(ms(RELAY_RETRIES + 1))
+  })
   it("orders reasons retry < interval < other < action", () => {
     assert.isBelow(reasonPriority("retry"), reasonPriority("interval"))
     assert.isBelow(reasonPriority("interval"), reasonPriority("webhook"))

@@ -1,6 +1,7 @@
 // How wake requests merge and when the wake timer fires. Pure functions; HeartbeatWake holds the state.
 // Each rule here is a fix for a scheduler that lost or delayed wakes (ARCHITECTURE.md invariant 5).
 import type { WakeReason } from "../services/HeartbeatWake.ts"
+import { Duration } from "effect"
 
 /** Lowest to highest: retry < interval < other < action (exec-event, manual, hook). */
 export const ACTION_REASONS: ReadonlyArray<string> = ["exec-event", "manual", "hook"]
@@ -55,3 +56,16 @@ export const retryOf = (wake: PendingWake, now: number, retryDelayMs: number): P
   ...wake,
   notBefore: now + retryDelayMs
 })
+
+/** Tries after a failed relay before its events wait for the next wake. */
+export const RELAY_RETRIES = 8
+
+/**
+ * When to retry a relay after `failures` failed ones in a row: doubling from 10 s (or the retry
+ * floor, if larger) up to 10 minutes; undefined once RELAY_RETRIES have failed. Pure.
+ */
+export const relayRetryDelay = (failures: number, floor: Duration.Duration): Duration.Duration | undefined => {
+  if (failures > RELAY_RETRIES) return undefined
+  const base = Math.max(Duration.toMillis(floor), 10_000)
+  return Duration.millis(Math.min(base * 2 ** (failures - 1), 600_000))
+}

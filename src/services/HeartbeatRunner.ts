@@ -35,6 +35,7 @@ import {
 } from "../heartbeat/settings.ts"
 import { judgeTripwire, readTripwireSync, tripwirePath, writeTripwireSync } from "../heartbeat/tripwire.ts"
 import { judgeTurn } from "../heartbeat/turnHealth.ts"
+import { relayRetryDelay } from "../heartbeat/wakePolicy.ts"
 import { CommandQueue } from "./CommandQueue.ts"
 import { Dispatcher } from "./Dispatcher.ts"
 import { ConfigSchema, GatewayConfig } from "./GatewayConfig.ts"
@@ -143,6 +144,7 @@ export class HeartbeatRunner extends Context.Service<HeartbeatRunner, {
         const liveRunners = new Set<number>()
         const relaysInFlight = new Map<string, string>() // session key → relay request id
         const relayCounts = { sent: 0, replied: 0, failed: 0 }
+        const relayFailures = new Map<string, number>() // session key → failed relays in a row
         const tickLock = yield* Semaphore.make(1)
         const replaceLock = yield* Semaphore.make(1)
         const intervalHandle = yield* FiberHandle.make<void, never>()
@@ -251,12 +253,29 @@ export class HeartbeatRunner extends Context.Service<HeartbeatRunner, {
             if (relaysInFlight.get(relay.sessionKey) === request.id) relaysInFlight.delete(relay.sessionKey)
             if (outcome._tag === "Replied") {
               yield* events.consume(relay.sessionKey, relay.eventIds)
+              relayFailures.delete(relay.sessionKey)
               relayCounts.replied++
             } else {
               relayCounts.failed++
-              yield* Effect.logWarning("relay turn did not complete; its events stay for the next wake").pipe(
-                Effect.annotateLogs({ requestId: request.id, source: relay.sessionKey, outcome: outcome._tag })
+              // Nothing else would wake this chat again: retry the relay with a backoff, unless a
+              // person stopped it or the daemon is stopping. After the last try the events wait
+              // for the next wake (a new event, a manual wake).
+              const failures = (relayFailures.get(relay.sessionKey) ?? 0) + 1
+              const retry = outcome._tag === "Failed" || outcome._tag === "TimedOut"
+                ? relayRetryDelay(failures, state.settings.retryDelay)
+                : undefined
+              if (retry === undefined) relayFailures.delete(relay.sessionKey)
+              else relayFailures.set(relay.sessionKey, failures)
+              yield* Effect.logWarning(
+                retry === undefined
+                  ? "relay turn did not complete; its events stay for the next wake"
+                  : `relay turn did not complete; retrying in ${Duration.format(retry)}`
+              ).pipe(
+                Effect.annotateLogs({ requestId: request.id, source: relay.sessionKey, outcome: outcome._tag, failures })
               )
+              if (retry !== undefined) {
+                yield* wake.request({ reason: "retry", sessionKey: relay.sessionKey, coalesce: retry })
+              }
             }
             yield* Metric.update(Metric.withAttributes(relays, { outcome: outcome._tag }), 1)
           })
