@@ -129,14 +129,17 @@ describe("tracing", () => {
   it("exports one trace per request: inbound → queue.wait, dispatch → session.turn, router.deliver", async () => {
     const collector = await startFakeOtlp()
     const daemon = await startDaemon({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: collector.url } })
+    // The idempotency key, scoped by the source, is the request id.
+    const requestId = "http:tracer~trace-1"
     try {
       const posted = await daemon.post("/v1/messages", { text: "trace me", id: "trace-1", source: "http:tracer" })
+      expect(posted.body.id).toBe(requestId)
       await daemon.json(`/v1/messages/${posted.body.id}?wait=10`)
     } finally {
       expect(await daemon.stop()).toBe(0) // shutdown flushes the exporter
       await collector.close()
     }
-    const inbound = collector.spans.find((s) => s.name === "inbound" && s.attributes["switchboard.request_id"] === "trace-1")
+    const inbound = collector.spans.find((s) => s.name === "inbound" && s.attributes["switchboard.request_id"] === requestId)
     expect(inbound).toBeDefined()
     const trace = collector.spans.filter((s) => s.traceId === inbound!.traceId)
     const one = (name: string) => {
@@ -155,7 +158,7 @@ describe("tracing", () => {
     for (const span of [inbound!, dispatch, turn]) {
       expect(span.attributes).toMatchObject({
         "switchboard.source": "http:tracer",
-        "switchboard.request_id": "trace-1",
+        "switchboard.request_id": requestId,
         "switchboard.priority": "human"
       })
     }
