@@ -99,7 +99,8 @@ describe("configuration errors stop the daemon with one clear line", () => {
     ["a duration it cannot read", { SWITCHBOARD_HEARTBEAT_EVERY: "soon" }, /SWITCHBOARD_HEARTBEAT_EVERY: .*Duration.*\(got "soon"\)/],
     ["an unknown provider", { SWITCHBOARD_MODEL_PROVIDER: "gpt" }, /SWITCHBOARD_MODEL_PROVIDER: Expected "echo" \| "openai"/],
     ["a public host without a token", { SWITCHBOARD_HTTP_HOST: "0.0.0.0" }, /SWITCHBOARD_API_TOKEN: required when SWITCHBOARD_HTTP_HOST \(0\.0\.0\.0\)/],
-    ["a queue cap of zero", { SWITCHBOARD_QUEUE_CAP: "0" }, /SWITCHBOARD_QUEUE_CAP: .*positive whole number/]
+    ["a queue cap of zero", { SWITCHBOARD_QUEUE_CAP: "0" }, /SWITCHBOARD_QUEUE_CAP: .*positive whole number/],
+    ["a heartbeat retry of zero", { SWITCHBOARD_HEARTBEAT_RETRY: "0 millis" }, /SWITCHBOARD_HEARTBEAT_RETRY: .*at least 10 millis/]
   ]
   for (const [what, env, message] of cases) {
     it(`refuses ${what}`, async () => {

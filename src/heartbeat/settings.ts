@@ -19,6 +19,9 @@ const MIN_EVERY = Duration.millis(10)
 export const checkSettings = (s: HeartbeatSettings): HeartbeatSettingsInvalid | undefined =>
   Duration.isLessThan(s.every, MIN_EVERY)
     ? new HeartbeatSettingsInvalid({ variable: "SWITCHBOARD_HEARTBEAT_EVERY", expected: "at least 10 millis" })
+    // A zero retry floor would retry a busy wake in a loop that never sleeps.
+    : Duration.isLessThan(s.retryDelay, MIN_EVERY)
+    ? new HeartbeatSettingsInvalid({ variable: "SWITCHBOARD_HEARTBEAT_RETRY", expected: "at least 10 millis" })
     : undefined
 
 /** For /status and the reload response. */
