@@ -269,7 +269,7 @@ describe("built daemon: a restart keeps the queue", () => {
       expect((await first.post("/v1/messages", { text, source: "http:bob" })).status).toBe(202)
     }
     expect(await first.stop("SIGTERM")).toBe(0)
-    expect(first.lines.some((l) => l.includes("kept 2 queued message(s) for the next start"))).toBe(true)
+    expect(first.lines.some((l) => l.includes("kept 2 queued message(s)"))).toBe(true)
 
     const second = await daemon({ env, stateDir: first.stateDir })
     const bob = await eventually(async () => {

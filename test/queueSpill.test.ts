@@ -5,11 +5,13 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Deferred, Effect, Exit, Fiber, Layer, Ref, Scope } from "effect"
+import { DeliveryFailed } from "../src/domain/errors.ts"
 import { TestClock } from "effect/testing"
 import { Inbox } from "../src/services/Inbox.ts"
 import { Intake } from "../src/services/Intake.ts"
 import { parseSpill, QueueSpill } from "../src/services/QueueSpill.ts"
 import { RequestLog } from "../src/services/RequestLog.ts"
+import { Router } from "../src/services/Router.ts"
 import { Session } from "../src/services/Session.ts"
 import { gateway, scriptedSession } from "./support/harness.ts"
 
@@ -26,6 +28,7 @@ const start = <E, R>(session: Layer.Layer<Session, E, R>, stateDir: string) =>
     const context = yield* Layer.buildWithScope(layer, scope)
     return {
       scope,
+      router: Context.get(context, Router),
       intake: Context.get(context, Intake),
       inbox: Context.get(context, Inbox),
       requests: Context.get(context, RequestLog)
@@ -113,6 +116,32 @@ describe("queue kept across a graceful restart", () => {
       assert.strictEqual((yield* life.requests.await("ok", 60_000))?.status, "done")
       assert.deepStrictEqual((yield* Ref.get(echo.probe.prompts)).map((r) => r.id), ["ok"])
       yield* Scope.close(life.scope, Exit.void)
+    }))
+
+  it.effect("a reply its channel could not take before the stop is delivered after the restart", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const echo = yield* scriptedSession((request) => Effect.succeed(`got ${request.text}`))
+      const first = yield* start(echo.layer, dir)
+      const down = new DeliveryFailed({ target: "tg:1", reason: "502 Bad Gateway", permanent: false })
+      yield* first.router.register({ channel: "tg", send: () => Effect.fail(down) }).pipe(Scope.provide(first.scope))
+      const delivering = yield* Effect.forkChild(first.router.deliver("tg:1", { kind: "notify", text: "your build finished" }))
+      yield* TestClock.adjust("10 seconds") // the Router's retries are spent: kept in the outbox
+      yield* Fiber.join(delivering)
+      assert.strictEqual((yield* first.router.stats).outbox.waiting, 1)
+      yield* Scope.close(first.scope, Exit.void)
+      assert.isTrue(existsSync(join(dir, "outbox.jsonl")))
+
+      const second = yield* start(echo.layer, dir)
+      const delivered = yield* Ref.make<ReadonlyArray<string>>([])
+      yield* second.router.register({
+        channel: "tg",
+        send: (target, m) => Ref.update(delivered, (d) => [...d, `${target}: ${m.text}`])
+      }).pipe(Scope.provide(second.scope))
+      yield* TestClock.adjust("5 seconds")
+      assert.deepStrictEqual(yield* Ref.get(delivered), ["tg:1: your build finished"])
+      assert.isFalse(existsSync(join(dir, "outbox.jsonl")))
+      yield* Scope.close(second.scope, Exit.void)
     }))
 
   it("parses a kept queue line by line, with a reason for each line that does not decode", () => {

@@ -1,12 +1,12 @@
 // Router: one sender per channel, retries what a channel says is temporary (honouring its
 // retry-after), gives up at once on permanent errors, reports unknown targets without crashing.
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Metric, Ref, Scope } from "effect"
+import { Duration, Effect, Exit, Fiber, Metric, Ref, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import { DeliveryFailed } from "../src/domain/errors.ts"
 import { deliveries } from "../src/domain/metrics.ts"
 import type { Outbound } from "../src/domain/model.ts"
-import { Router } from "../src/services/Router.ts"
+import { outboxDelayMs, Router } from "../src/services/Router.ts"
 
 const message: Outbound = { kind: "notify", text: "hi" }
 
@@ -100,4 +100,80 @@ describe("Router", () => {
       assert.strictEqual((yield* Ref.get(newer.attempts)).length, 1)
       assert.strictEqual((yield* Ref.get(older.attempts)).length, 0)
     }))
+})
+
+describe("Router outbox", () => {
+  const policy = { retryEvery: Duration.seconds(5), maxRetryEvery: Duration.minutes(5), maxAge: Duration.hours(24) }
+  const down = new DeliveryFailed({ target: "telegram:1", reason: "502 Bad Gateway", permanent: false })
+
+  /** A channel that is down until `up` is set, recording what it delivered. */
+  const outage = Effect.gen(function*() {
+    const state = { up: false, tries: 0 }
+    const delivered = yield* Ref.make<ReadonlyArray<string>>([])
+    const sender = {
+      channel: "telegram",
+      send: (target: string, m: Outbound) =>
+        Effect.suspend(() => {
+          state.tries++
+          return state.up ? Ref.update(delivered, (d) => [...d, `${target} ${m.text}`]) : Effect.fail(down)
+        })
+    }
+    return { state, delivered, sender }
+  })
+
+  it.effect("a message the channel cannot take is kept and delivered once it is back; later ones wait behind it, in order", () =>
+    Effect.gen(function*() {
+      const router = yield* Router.make({ attempts: 2, baseDelayMs: 100 }, policy)
+      const channel = yield* outage
+      yield* router.register(channel.sender)
+      const first = yield* Effect.forkChild(router.deliver("telegram:1", { kind: "reply", text: "one" }))
+      yield* TestClock.adjust("1 second") // the Router's own retries are spent
+      yield* Fiber.join(first) // no error for the caller: the message is kept
+      const triesBefore = channel.state.tries
+      yield* router.deliver("telegram:1", { kind: "reply", text: "two" })
+      assert.strictEqual(channel.state.tries, triesBefore, "'two' jumped the queue")
+      yield* router.deliver("telegram:2", { kind: "reply", text: "other chat" }).pipe(Effect.forkChild)
+      let stats = yield* router.stats
+      assert.strictEqual(stats.outbox.waiting, 2)
+
+      yield* TestClock.adjust("5 seconds") // a round while still down: nothing lost, nothing sent
+      assert.deepStrictEqual(yield* Ref.get(channel.delivered), [])
+      channel.state.up = true
+      yield* TestClock.adjust("10 seconds") // the next round (backoff doubled)
+      const sent = yield* Ref.get(channel.delivered)
+      assert.deepStrictEqual(sent.filter((d) => d.startsWith("telegram:1")), ["telegram:1 one", "telegram:1 two"])
+      stats = yield* router.stats
+      assert.strictEqual(stats.outbox.waiting, 0)
+      assert.strictEqual(stats.outbox.gaveUp, 0)
+    }))
+
+  it.effect("a message still failing after a day is dropped and reported; a permanent refusal is not retried", () =>
+    Effect.gen(function*() {
+      const router = yield* Router.make({ attempts: 1, baseDelayMs: 0 }, policy)
+      const channel = yield* outage
+      yield* router.register(channel.sender)
+      yield* router.deliver("telegram:1", { kind: "reply", text: "lost cause" })
+      assert.strictEqual((yield* router.stats).outbox.waiting, 1)
+      yield* TestClock.adjust("25 hours")
+      const stats = yield* router.stats
+      assert.strictEqual(stats.outbox.waiting, 0)
+      assert.strictEqual(stats.outbox.gaveUp, 1)
+      assert.strictEqual(stats.failed, 1)
+    }))
+
+  it.effect("kept messages handed back at start are delivered", () =>
+    Effect.gen(function*() {
+      const router = yield* Router.make({ attempts: 1, baseDelayMs: 0 }, policy)
+      const channel = yield* outage
+      channel.state.up = true
+      yield* router.register(channel.sender)
+      const now = yield* Effect.clockWith((c) => c.currentTimeMillis)
+      yield* router.restoreOutbox([{ target: "telegram:7", message: { kind: "relay", text: "kept" }, since: now, attempts: 3, lastError: "502" }])
+      yield* TestClock.adjust("5 seconds")
+      assert.deepStrictEqual(yield* Ref.get(channel.delivered), ["telegram:7 kept"])
+    }))
+
+  it("waits longer after each round without progress, up to a limit", () => {
+    assert.deepStrictEqual([0, 1, 2, 10].map((n) => outboxDelayMs(policy, n)), [5_000, 10_000, 20_000, 300_000])
+  })
 })

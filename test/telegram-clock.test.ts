@@ -122,6 +122,29 @@ describe("Telegram timing (TestClock)", () => {
       assert.deepStrictEqual(sends(calls, 111).map((c) => c.payload["text"]), ["m1", "m2", "m3", "m4", "m5", "m6"])
     }))
 
+  it.effect("Telegram unreachable for a minute: the reply waits in the outbox and arrives, in order, once it is back", () =>
+    Effect.gen(function*() {
+      const calls: Array<StubCall> = []
+      const network = { down: true }
+      const ctx = yield* buildWithDefaults(calls, (call) =>
+        call.method === "sendMessage" && network.down
+          ? new TelegramApiError({ method: "sendMessage", code: 0, description: "fetch failed (ECONNRESET)" })
+          : undefined
+      )
+      const intake = Context.get(ctx, Intake)
+      yield* intake.submit({ id: "telegram:1", source: "telegram:111", text: "first" })
+      yield* TestClock.adjust("10 seconds") // the Router's retries are spent
+      yield* intake.submit({ id: "telegram:2", source: "telegram:111", text: "second" })
+      yield* TestClock.adjust("50 seconds")
+      assert.strictEqual((yield* Context.get(ctx, Router).stats).outbox.waiting, 2)
+      network.down = false
+      const afterOutage = () => sends(calls, 111).filter((c) => c.at >= 60_000).map((c) => c.payload["text"])
+      yield* TestClock.adjust("5 minutes")
+      yield* settle(() => afterOutage().length >= 2)
+      assert.deepStrictEqual(afterOutage(), ["echo: first [telegram:111]", "echo: second [telegram:111]"])
+      assert.strictEqual((yield* Context.get(ctx, Router).stats).outbox.waiting, 0)
+    }))
+
   it.effect("429 retry_after is honoured exactly: nothing is sent before the wait is over", () =>
     Effect.gen(function*() {
       const calls: Array<StubCall> = []

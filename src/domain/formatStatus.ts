@@ -12,6 +12,7 @@ export const formatStatus = (doc: Record<string, unknown>): string => {
   const active = doc["active"] === null ? undefined : obj(doc["active"])
   const heartbeat = doc["heartbeat"] === null || doc["heartbeat"] === undefined ? undefined : obj(doc["heartbeat"])
   const counters = obj(doc["counters"])
+  const outbox = obj(doc["outbox"])
   const session = obj(doc["session"])
   const channels = Object.entries(obj(doc["channels"])).map(([name, c]) => `${name} (${String(obj(c)["state"] ?? "?")})`)
   const lines = [
@@ -25,7 +26,9 @@ export const formatStatus = (doc: Record<string, unknown>): string => {
     `turns     ${num(counters["turns"])} (failed ${num(counters["failed"])}, aborted ${num(counters["aborted"])}, timed out ${
       num(counters["timedOut"])
     })`,
-    `delivery  ${num(counters["delivered"])} delivered, ${num(counters["deliveryFailures"])} failed`,
+    `delivery  ${num(counters["delivered"])} delivered, ${num(counters["deliveryFailures"])} failed${
+      num(outbox["waiting"]) > 0 ? `, ${num(outbox["waiting"])} waiting in the outbox since ${String(outbox["oldestSince"])}` : ""
+    }`,
     heartbeat
       ? `heartbeat last tick ${String(heartbeat["lastTickAt"] ?? "never")}, ${num(heartbeat["ticks"])} ticks`
       : "heartbeat off",

@@ -1,7 +1,10 @@
 // Outbound: deliver(target, message) through the sender registered for the target's channel.
 // Retries what a channel says is temporary (honouring its retry-after), refuses a send that would
 // leave the current turn's source without saying so, and reports unknown targets without crashing.
-import { Clock, Context, Effect, Layer, Metric, Scope } from "effect"
+// A message the channel still cannot take after the retries (Telegram unreachable for a while) is
+// kept in the outbox and sent again with a backoff, in order per target, for up to a day; messages
+// for that target queue behind it meanwhile. QueueSpill keeps the outbox across a graceful restart.
+import { Clock, Context, Duration, Effect, Latch, Layer, Metric, Scope } from "effect"
 import { type DeliveryError, DeliveryFailed, SourceMismatch, UnknownTarget } from "../domain/errors.ts"
 import { deliveries, sourceMismatches } from "../domain/metrics.ts"
 import type { Outbound } from "../domain/model.ts"
@@ -26,6 +29,14 @@ export interface RouterStats {
   readonly failed: number
   readonly unknownTargets: number
   readonly mismatches: number
+  readonly outbox: {
+    readonly waiting: number
+    readonly oldestSince: string | null
+    /** Messages that went into the outbox, ever. */
+    readonly deferred: number
+    /** Messages dropped from the outbox: refused for good, or still failing after maxAge. */
+    readonly gaveUp: number
+  }
 }
 
 export interface RetryPolicy {
@@ -33,16 +44,50 @@ export interface RetryPolicy {
   readonly baseDelayMs: number
 }
 
+export interface OutboxPolicy {
+  /** First wait before the outbox is tried again; doubles per failed round. */
+  readonly retryEvery: Duration.Duration
+  readonly maxRetryEvery: Duration.Duration
+  /** A message still failing after this long is dropped (logged as an error). */
+  readonly maxAge: Duration.Duration
+}
+
+export const defaultOutboxPolicy: OutboxPolicy = {
+  retryEvery: Duration.seconds(5),
+  maxRetryEvery: Duration.minutes(5),
+  maxAge: Duration.hours(24)
+}
+
+/** A message waiting for its channel. */
+export interface OutboxEntry {
+  readonly target: string
+  readonly message: Outbound
+  /** When it first failed (ms). */
+  readonly since: number
+  readonly attempts: number
+  readonly lastError: string
+}
+
+/** How long to wait before the next outbox round, after `failedRounds` rounds without progress. Pure. */
+export const outboxDelayMs = (policy: OutboxPolicy, failedRounds: number): number =>
+  Math.min(Duration.toMillis(policy.retryEvery) * 2 ** failedRounds, Duration.toMillis(policy.maxRetryEvery))
+
 export class Router extends Context.Service<Router, {
   /** Register a channel's sender for the lifetime of the caller's scope. */
   readonly register: (sender: ChannelSender) => Effect.Effect<void, never, Scope.Scope>
   readonly deliver: (target: string, message: Outbound, options?: DeliverOptions) => Effect.Effect<void, DeliveryError>
   readonly stats: Effect.Effect<RouterStats>
+  /** Messages waiting in the outbox, oldest first (QueueSpill keeps them at a stop). */
+  readonly outbox: Effect.Effect<ReadonlyArray<OutboxEntry>>
+  /** Put kept messages back into the outbox (at start). */
+  readonly restoreOutbox: (entries: ReadonlyArray<OutboxEntry>) => Effect.Effect<void>
 }>()("switchboard/Router") {
-  static readonly make = (retry: RetryPolicy) =>
+  static readonly make = (retry: RetryPolicy, outboxPolicy: OutboxPolicy | undefined = undefined) =>
     Effect.gen(function*() {
       const senders = new Map<string, ChannelSender>()
-      const counters = { delivered: 0, failed: 0, unknownTargets: 0, mismatches: 0 }
+      const counters = { delivered: 0, failed: 0, unknownTargets: 0, mismatches: 0, deferred: 0, gaveUp: 0 }
+      const outbox: Array<OutboxEntry> = []
+      const outboxNonEmpty = yield* Latch.make(false)
 
       // Only removes what it registered: a newer sender for the channel stays.
       const register = (sender: ChannelSender) => scopedEntry(senders, sender.channel, sender)
@@ -83,6 +128,78 @@ export class Router extends Context.Service<Router, {
         return attempt(0)
       }
 
+      const keep = (entry: OutboxEntry) =>
+        Effect.gen(function*() {
+          outbox.push(entry)
+          counters.deferred++
+          outboxNonEmpty.openUnsafe()
+          yield* count(parseSource(entry.target)?.channel ?? "unknown", "deferred")
+        })
+
+      const giveUp = (entry: OutboxEntry, why: string) =>
+        Effect.gen(function*() {
+          counters.gaveUp++
+          counters.failed++
+          yield* count(parseSource(entry.target)?.channel ?? "unknown", "failed")
+          yield* Effect.logError(`outbox: gave up on a message for ${entry.target}: ${why}`).pipe(
+            Effect.annotateLogs({ target: entry.target, requestId: entry.message.requestId ?? "", attempts: entry.attempts })
+          )
+        })
+
+      /** One pass over the outbox, in order; a target whose head still fails waits for the next. Returns progress. */
+      const flushOnce = (policy: OutboxPolicy) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const blocked = new Set<string>()
+          let progressed = false
+          for (const entry of [...outbox]) {
+            if (blocked.has(entry.target)) continue
+            const remove = () => outbox.splice(outbox.indexOf(entry), 1)
+            if (now - entry.since > Duration.toMillis(policy.maxAge)) {
+              remove()
+              yield* giveUp(entry, `still failing after ${Duration.format(policy.maxAge)} (${entry.lastError})`)
+              continue
+            }
+            const sender = senders.get(parseSource(entry.target)?.channel ?? "")
+            if (sender === undefined) {
+              blocked.add(entry.target) // the channel is not (yet) registered
+              continue
+            }
+            const sent = yield* sender.send(entry.target, entry.message).pipe(Effect.result)
+            if (sent._tag === "Success") {
+              remove()
+              progressed = true
+              counters.delivered++
+              yield* count(sender.channel, "delivered")
+              yield* Effect.logInfo(`outbox: delivered a kept message to ${entry.target}`).pipe(
+                Effect.annotateLogs({ requestId: entry.message.requestId ?? "", attempts: entry.attempts + 1 })
+              )
+            } else if (sent.failure.permanent) {
+              remove()
+              yield* giveUp(entry, sent.failure.reason)
+            } else {
+              outbox[outbox.indexOf(entry)] = { ...entry, attempts: entry.attempts + 1, lastError: sent.failure.reason }
+              blocked.add(entry.target)
+            }
+          }
+          if (outbox.length === 0) outboxNonEmpty.closeUnsafe()
+          return progressed
+        })
+
+      if (outboxPolicy !== undefined) {
+        const rounds = { failed: 0 }
+        yield* Effect.gen(function*() {
+          yield* outboxNonEmpty.await
+          yield* Effect.sleep(outboxDelayMs(outboxPolicy, rounds.failed))
+          const progressed = yield* flushOnce(outboxPolicy)
+          rounds.failed = progressed || outbox.length === 0 ? 0 : rounds.failed + 1
+        }).pipe(
+          Effect.catchCause((cause) => Effect.logError("outbox round failed", cause)),
+          Effect.forever,
+          Effect.forkScoped
+        )
+      }
+
       const deliver = Effect.fn("router.deliver")(
         function*(target: string, message: Outbound, options?: DeliverOptions) {
           yield* Effect.annotateCurrentSpan({
@@ -99,22 +216,56 @@ export class Router extends Context.Service<Router, {
             yield* Effect.logError("no channel can deliver to this target").pipe(Effect.annotateLogs({ target }))
             return yield* new UnknownTarget({ target })
           }
-          yield* sendWithRetry(sender, target, message).pipe(
-            Effect.tapError((e) =>
-              Effect.sync(() => counters.failed++).pipe(
-                Effect.andThen(count(parsed.channel, "failed")),
-                Effect.andThen(Effect.logError(e.message).pipe(Effect.annotateLogs({ target })))
+          const now = yield* Clock.currentTimeMillis
+          const fresh = (reason: string): OutboxEntry => ({ target, message, since: now, attempts: 0, lastError: reason })
+          // Behind messages already waiting for this target: a chat sees its messages in order.
+          if (outboxPolicy !== undefined && outbox.some((e) => e.target === target)) {
+            yield* keep(fresh("earlier messages for this target are waiting"))
+            yield* Effect.logWarning(`delivery to ${target} queued behind the outbox`)
+            return
+          }
+          const sent = yield* sendWithRetry(sender, target, message).pipe(Effect.result)
+          if (sent._tag === "Failure") {
+            const e = sent.failure
+            if (outboxPolicy !== undefined && !e.permanent) {
+              yield* keep(fresh(e.reason))
+              yield* Effect.logWarning(`${e.message}; kept in the outbox, retrying in the background`).pipe(
+                Effect.annotateLogs({ target })
               )
-            )
-          )
+              return
+            }
+            counters.failed++
+            yield* count(parsed.channel, "failed")
+            yield* Effect.logError(e.message).pipe(Effect.annotateLogs({ target }))
+            return yield* e
+          }
           counters.delivered++
           yield* count(parsed.channel, "delivered")
         }
       )
 
-      const stats = Effect.sync(() => ({ channels: [...senders.keys()].sort(), ...counters }))
-      return Router.of({ register, deliver, stats })
+      const stats = Effect.sync((): RouterStats => {
+        const { deferred, gaveUp, ...rest } = counters
+        const oldest = outbox.reduce((min, e) => Math.min(min, e.since), Number.POSITIVE_INFINITY)
+        return {
+          channels: [...senders.keys()].sort(),
+          ...rest,
+          outbox: {
+            waiting: outbox.length,
+            oldestSince: outbox.length === 0 ? null : new Date(oldest).toISOString(),
+            deferred,
+            gaveUp
+          }
+        }
+      })
+      const restoreOutbox = (entries: ReadonlyArray<OutboxEntry>) =>
+        Effect.sync(() => {
+          outbox.push(...entries)
+          if (outbox.length > 0) outboxNonEmpty.openUnsafe()
+        })
+      return Router.of({ register, deliver, stats, outbox: Effect.sync(() => [...outbox]), restoreOutbox })
     })
 
-  static readonly layer = Layer.effect(Router, Router.make({ attempts: 4, baseDelayMs: 500 }))
+  /** With the outbox (default policy). */
+  static readonly layer = Layer.effect(Router, Router.make({ attempts: 4, baseDelayMs: 500 }, defaultOutboxPolicy))
 }

@@ -78,6 +78,7 @@ export class Status extends Context.Service<Status, {
             unknownTargets: routerStats.unknownTargets,
             sourceMismatches: routerStats.mismatches
           },
+          outbox: routerStats.outbox,
           ...extra,
           channels: { ...channels, ...(extra["channels"] as Record<string, unknown> | undefined) }
         }
