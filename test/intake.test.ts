@@ -6,6 +6,7 @@ import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { graph } from "../src/layers/Daemon.ts"
+import { Inbox } from "../src/services/Inbox.ts"
 import { Intake } from "../src/services/Intake.ts"
 import { Questions } from "../src/services/Questions.ts"
 import { Session } from "../src/services/Session.ts"
@@ -29,6 +30,10 @@ describe("Intake and pending questions", () => {
       assert.strictEqual(other._tag, "Queued")
       const reply = yield* intake.submit({ id: "h1", source: "http:ops", text: "2" })
       assert.deepStrictEqual(reply, { _tag: "Answered", id: "h1", reply: "Got it." })
+      // The person sees the acknowledgement where they are (here: the inbox of http:ops).
+      const page = yield* (yield* Inbox).read("http:ops", 0, 0)
+      assert.deepStrictEqual(page.messages.map((m) => m.kind), ["ask", "reply"])
+      assert.strictEqual(page.messages[1]!.text, "Got it.")
       const outcome = yield* Fiber.join(asking)
       assert.strictEqual(outcome._tag, "Answered")
       if (outcome._tag === "Answered") assert.strictEqual(outcome.answer, "no")

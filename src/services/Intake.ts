@@ -81,11 +81,8 @@ export class Intake extends Context.Service<Intake, {
         // Only a person's message answers a question: a relay or automation event never does.
         if (Option.isSome(questions) && priority === "human") {
           const pending = yield* questions.value.pendingFor(s.source)
-          if (pending !== undefined && (yield* questions.value.answer(pending.id, s.text))) {
-            yield* requests.queued(request)
-            yield* requests.done(request.id, "Got it.")
-            return { _tag: "Answered", id: request.id, reply: "Got it." } as const
-          }
+          // Acknowledged in the chat like any answer, so the person sees it was taken (chat CLI, Telegram).
+          if (pending !== undefined && (yield* questions.value.answer(pending.id, s.text))) return yield* answer(request, "Got it.")
         }
         if (yield* dispatcher.stopping) return yield* new ShuttingDown()
         const result = yield* queue.offer(request, requests.queued(request))
