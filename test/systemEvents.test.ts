@@ -49,6 +49,18 @@ describe("SystemEvents", () => {
       assert.strictEqual((yield* se.stats).skipped, 4)
     }).pipe(Effect.provide(events)))
 
+  it.effect("events for too many different chats: a new chat is refused clearly, known chats still queue", () =>
+    Effect.gen(function*() {
+      const se = yield* SystemEvents.make({ perKey: 20, maxKeys: 2 })
+      yield* se.enqueue("http:a", "one")
+      yield* se.enqueue("http:b", "two")
+      const refused = yield* se.enqueue("http:c", "three").pipe(Effect.flip)
+      assert.strictEqual(refused._tag, "SystemEventsFull")
+      assert.isDefined(yield* se.enqueue("http:a", "again"), "a chat that already waits still queues")
+      yield* se.consume("http:b", (yield* se.peek("http:b")).map((e) => e.id))
+      assert.isDefined(yield* se.enqueue("http:c", "three"), "room again once a chat's events were relayed")
+    }))
+
   it.effect("the 21st event evicts the oldest, and the drop is counted per key and in metrics", () =>
     Effect.gen(function*() {
       const se = yield* SystemEvents

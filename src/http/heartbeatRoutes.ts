@@ -30,7 +30,10 @@ const PostSystemEvent = route("POST", "/v1/system-events", Effect.gen(function*(
   }
   const events = yield* SystemEvents
   // Text from an API client is data from outside: the model sees it labelled untrusted.
-  const event = yield* events.enqueue(body.sessionKey, body.text, { contextKey: body.contextKey, trusted: false })
+  const event = yield* events.enqueue(body.sessionKey, body.text, { contextKey: body.contextKey, trusted: false }).pipe(
+    Effect.catchTag("SystemEventsFull", (e) =>
+      Effect.fail(new ApiError({ status: 503, code: "system_events_full", message: e.message })))
+  )
   const wake = body.wake ?? true
   if (wake) yield* (yield* HeartbeatWake).request({ reason: body.reason ?? "exec-event", sessionKey: body.sessionKey })
   const pending = (yield* events.peek(body.sessionKey)).length

@@ -208,8 +208,14 @@ export class ExecJobs extends Context.Service<ExecJobs, {
           yield* Effect.logInfo("exec job finished").pipe(
             Effect.annotateLogs({ jobId: id, sessionKey, exitCode: String(result.exitCode), state: result.state })
           )
-          yield* events.enqueue(sessionKey, completionText(done, options.timeout), { contextKey: `exec:${id}` })
-          yield* wake.request({ reason: "exec-event", sessionKey })
+          const queued = yield* events.enqueue(sessionKey, completionText(done, options.timeout), { contextKey: `exec:${id}` }).pipe(
+            Effect.as(true),
+            // The result stays readable in GET /v1/jobs and `switchboard jobs`.
+            Effect.catchTag("SystemEventsFull", (e) =>
+              Effect.logError(`exec completion not relayed: ${e.message}`).pipe(Effect.as(false))
+            )
+          )
+          if (queued) yield* wake.request({ reason: "exec-event", sessionKey })
         }).pipe(
           Effect.withSpan("exec.job", {
             attributes: { "switchboard.job_id": id, "switchboard.source": sessionKey, "switchboard.program": program }

@@ -1,9 +1,21 @@
 // Per-session-key queues of system events (exec completions, bus events) waiting to be relayed
 // to their own session. The key is where the event belongs and where its relay is delivered.
-import { Clock, Context, Effect, Layer, Metric } from "effect"
+import { Clock, Context, Effect, Layer, Metric, Schema } from "effect"
 import { isSource } from "../domain/source.ts"
 import { systemEventsDropped, systemEventsEnqueued, systemEventsSkipped } from "../heartbeat/metrics.ts"
 import { GatewayConfig } from "./GatewayConfig.ts"
+
+/** Too many chats have events waiting: a new chat's event is refused (its sender is told). */
+export class SystemEventsFull extends Schema.TaggedError<SystemEventsFull>()("SystemEventsFull", {
+  maxKeys: Schema.Number
+}) {
+  override get message() {
+    return `${this.maxKeys} chats already have system events waiting; try again once they are relayed`
+  }
+}
+
+/** Chats with pending events at most (each bounded by perKey): memory stays bounded. */
+export const DEFAULT_MAX_KEYS = 10_000
 
 export interface SystemEvent {
   readonly id: string
@@ -37,14 +49,18 @@ export class SystemEvents extends Context.Service<SystemEvents, {
    * Returns the event, or undefined when it was skipped: it repeats the previous pending event's
    * text, its text is empty, or the session key is not `<channel>:<peer>` (logged).
    */
-  readonly enqueue: (sessionKey: string, text: string, options?: EnqueueOptions) => Effect.Effect<SystemEvent | undefined>
+  readonly enqueue: (
+    sessionKey: string,
+    text: string,
+    options?: EnqueueOptions
+  ) => Effect.Effect<SystemEvent | undefined, SystemEventsFull>
   readonly peek: (sessionKey: string) => Effect.Effect<ReadonlyArray<SystemEvent>>
   /** Remove exactly the inspected events; ones that arrived since stay. */
   readonly consume: (sessionKey: string, inspected: ReadonlyArray<string>) => Effect.Effect<void>
   readonly drain: (sessionKey: string) => Effect.Effect<ReadonlyArray<SystemEvent>>
   readonly stats: Effect.Effect<SystemEventsStats>
 }>()("switchboard/SystemEvents") {
-  static readonly make = (options: { readonly perKey: number }) =>
+  static readonly make = (options: { readonly perKey: number; readonly maxKeys?: number | undefined }) =>
     Effect.sync(() => {
       const queues = new Map<string, Array<SystemEvent>>()
       const droppedByKey = new Map<string, number>()
@@ -71,6 +87,11 @@ export class SystemEvents extends Context.Service<SystemEvents, {
           if (cleaned.length === 0) return yield* skip("empty", sessionKey)
           const queue = queues.get(sessionKey) ?? []
           if (queue.at(-1)?.text === cleaned) return yield* skip("duplicate", sessionKey)
+          const maxKeys = options.maxKeys ?? DEFAULT_MAX_KEYS
+          if (queue.length === 0 && queues.size >= maxKeys) {
+            yield* skip("too_many_keys", sessionKey)
+            return yield* new SystemEventsFull({ maxKeys })
+          }
           const event: SystemEvent = {
             id: `sev-${++counters.seq}`,
             sessionKey,
