@@ -30,6 +30,15 @@ describe("priority policy", () => {
 })
 
 describe("CommandQueue (in memory)", () => {
+  it.effect("remembers at most dedupeMax ids for dedupe: the oldest is forgotten first", () =>
+    Effect.gen(function*() {
+      const queue = yield* CommandQueue.make({ ...options, cap: 10, dedupeMax: 3 })
+      for (const id of ["a", "b", "c", "d"]) yield* queue.offer(request(id))
+      yield* takeIds(queue, 4)
+      assert.strictEqual((yield* queue.offer(request("d")))._tag, "Duplicate")
+      assert.strictEqual((yield* queue.offer(request("a")))._tag, "Accepted", "the oldest id should be forgotten")
+    }))
+
   it.effect("an item handed back (shutdown) is first in line again, ahead of later ones", () =>
     Effect.gen(function*() {
       const queue = yield* CommandQueue.make({ ...options, cap: 10 })

@@ -34,7 +34,12 @@ export interface QueueOptions {
   readonly cap: number
   readonly agingAfter: Duration.Duration
   readonly dedupeWindow: Duration.Duration
+  /** Ids remembered for dedupe at most (oldest forgotten first), whatever the window. */
+  readonly dedupeMax?: number | undefined
 }
+
+/** A busy hour of ids is well below this; it bounds memory (~10 MB) under a flood. */
+export const DEFAULT_DEDUPE_MAX = 100_000
 
 export class CommandQueue extends Context.Service<CommandQueue, {
   /**
@@ -96,6 +101,10 @@ export class CommandQueue extends Context.Service<CommandQueue, {
           yield* onAccept
           seen.delete(request.id)
           seen.set(request.id, now + windowMs)
+          for (const [id] of seen) {
+            if (seen.size <= (options.dedupeMax ?? DEFAULT_DEDUPE_MAX)) break
+            seen.delete(id)
+          }
           lanes[request.priority].push(item)
           counters.accepted++
           yield* Metric.update(queueDepth, depth())
