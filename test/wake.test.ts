@@ -3,6 +3,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Duration, Effect, Exit, Scope } from "effect"
 import { TestClock } from "effect/testing"
+import { firstTickDelay, sameSlot } from "../src/heartbeat/tickPolicy.ts"
 import { mergeWake, reasonPriority, RELAY_RETRIES, relayRetryDelay } from "../src/heartbeat/wakePolicy.ts"
 import { HeartbeatWake, type Wake, type WakeOutcome } from "../src/services/HeartbeatWake.ts"
 
@@ -25,6 +26,18 @@ const setup = (outcome: (wake: Wake, n: number) => WakeOutcome = () => "Ran") =>
         }))
     return { wake, seen, handler }
   })
+
+describe("tick policy", () => {
+  it("ticks once per slot, and a wall clock stepped back does not stop or postpone ticks", () => {
+    assert.isFalse(sameSlot(1_000, undefined, 60_000))
+    assert.isTrue(sameSlot(60_010, 60_000, 60_000), "a successor already ticked this slot")
+    assert.isFalse(sameSlot(120_000, 60_000, 60_000))
+    assert.isFalse(sameSlot(60_000 - 3_600_000, 60_000, 60_000), "clock set back an hour: still ticks")
+    assert.strictEqual(firstTickDelay(90_000, 60_000, 60_000), 30_000)
+    assert.strictEqual(firstTickDelay(200_000, 60_000, 60_000), 0)
+    assert.strictEqual(firstTickDelay(60_000 - 3_600_000, 60_000, 60_000), 60_000, "not an hour and a minute")
+  })
+})
 
 describe("wake policy", () => {
   it("retries a failed relay with a doubling delay, capped, and gives up after the last try", () => {

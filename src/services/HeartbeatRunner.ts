@@ -35,6 +35,7 @@ import {
 } from "../heartbeat/settings.ts"
 import { judgeTripwire, readTripwireSync, tripwirePath, writeTripwireSync } from "../heartbeat/tripwire.ts"
 import { judgeTurn } from "../heartbeat/turnHealth.ts"
+import { firstTickDelay, sameSlot } from "../heartbeat/tickPolicy.ts"
 import { relayRetryDelay } from "../heartbeat/wakePolicy.ts"
 import { CommandQueue } from "./CommandQueue.ts"
 import { Dispatcher } from "./Dispatcher.ts"
@@ -179,7 +180,7 @@ export class HeartbeatRunner extends Context.Service<HeartbeatRunner, {
           Effect.gen(function*() {
             const now = yield* Clock.currentTimeMillis
             // A runner replaced right at a slot may reach it after its successor did: tick once.
-            if (state.lastTickAt !== undefined && now - state.lastTickAt < Duration.toMillis(every) / 2) return
+            if (sameSlot(now, state.lastTickAt, Duration.toMillis(every))) return
             state.lastTickAt = now
             state.ticks++
             const exit = yield* Effect.exit(tickBody(now))
@@ -199,10 +200,7 @@ export class HeartbeatRunner extends Context.Service<HeartbeatRunner, {
           Effect.gen(function*() {
             liveRunners.add(generation)
             const now = yield* Clock.currentTimeMillis
-            const first = state.lastTickAt === undefined
-              ? 0
-              : Math.max(0, state.lastTickAt + Duration.toMillis(every) - now)
-            yield* Effect.sleep(first)
+            yield* Effect.sleep(firstTickDelay(now, state.lastTickAt, Duration.toMillis(every)))
             yield* tick(every).pipe(Effect.repeat(Schedule.fixed(every)))
           }).pipe(
             Effect.asVoid,
