@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Deferred, Duration, Effect, Exit, Layer, Ref, Scope } from "effect"
+import { Clock, Deferred, Duration, Effect, Exit, Layer, Option, Ref, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import { TurnFailed } from "../src/domain/errors.ts"
 import type { Inbound } from "../src/domain/model.ts"
@@ -22,6 +22,7 @@ import { Intake } from "../src/services/Intake.ts"
 import { Session } from "../src/services/Session.ts"
 import { Status } from "../src/services/Status.ts"
 import { SystemEvents } from "../src/services/SystemEvents.ts"
+import { recordingTracer } from "./support/recordingTracer.ts"
 
 type Reply = (request: Inbound) => Effect.Effect<string, TurnFailed>
 
@@ -260,6 +261,26 @@ describe("HeartbeatRunner: interval and ownership", () => {
       yield* Deferred.succeed(release, undefined)
       yield* until(Effect.map((yield* Dispatcher).active, (a) => a === undefined), "turn ended")
       assert.strictEqual((yield* status.health).checks["turn"]!.status, "pass")
+    }))
+  })
+
+  it.effect("after a reload, each tick is a trace of its own, not part of the reload request's trace", () => {
+    const tracer = recordingTracer()
+    const settings: HeartbeatSettings = {
+      every: Duration.minutes(1),
+      coalesce: Duration.millis(250),
+      retryDelay: Duration.seconds(1),
+      eventsPerKey: 20,
+      watchdogGrace: Duration.seconds(30)
+    }
+    const h = harness({ heartbeat: { every: Duration.minutes(1) }, runner: { loadSettings: Effect.succeed(settings) } })
+    return h.run(Effect.gen(function*() {
+      const runner = yield* HeartbeatRunner
+      yield* runner.reload.pipe(Effect.withSpan("POST /v1/admin/reload"), Effect.provide(tracer.layer))
+      yield* TestClock.adjust("3 minutes")
+      const ticks = tracer.spans.filter((span) => span.name === "heartbeat.tick")
+      assert.isAtLeast(ticks.length, 3, JSON.stringify(tracer.spans.map((s) => s.name)))
+      for (const tick of ticks) assert.isTrue(Option.isNone(tick.parent), "a tick hangs off the reload span")
     }))
   })
 

@@ -193,7 +193,11 @@ export class HeartbeatRunner extends Context.Service<HeartbeatRunner, {
               yield* Metric.update(Metric.withAttributes(heartbeatTicks, { outcome: "failed" }), 1)
               yield* Effect.logError("heartbeat tick failed; the interval continues", exit.cause)
             }
-          }).pipe(tickLock.withPermit, Effect.withSpan("heartbeat.tick"))
+          }).pipe(
+            tickLock.withPermit,
+            // A root span: ticks must not hang off whatever started the runner (a reload request).
+            Effect.withSpan("heartbeat.tick", { root: true })
+          )
 
         /** Keeps the phase of the previous runner: the first tick is one interval after the last one. */
         const intervalLoop = (every: Duration.Duration, generation: number) =>
