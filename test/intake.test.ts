@@ -9,6 +9,7 @@ import { graph } from "../src/layers/Daemon.ts"
 import { Inbox } from "../src/services/Inbox.ts"
 import { Intake } from "../src/services/Intake.ts"
 import { Questions } from "../src/services/Questions.ts"
+import { RequestLog } from "../src/services/RequestLog.ts"
 import { Session } from "../src/services/Session.ts"
 import { testConfig } from "./support/harness.ts"
 
@@ -37,5 +38,15 @@ describe("Intake and pending questions", () => {
       const outcome = yield* Fiber.join(asking)
       assert.strictEqual(outcome._tag, "Answered")
       if (outcome._tag === "Answered") assert.strictEqual(outcome.answer, "no")
+    }).pipe(Effect.provide(withQuestions)))
+
+  it.live("a repeated id is a duplicate even for a control command: the first request's record stays", () =>
+    Effect.gen(function*() {
+      const intake = yield* Intake
+      assert.strictEqual((yield* intake.submit({ id: "x1", source: "http:ops", text: "hello" }))._tag, "Queued")
+      const first = yield* (yield* RequestLog).await("x1", 5_000)
+      const again = yield* intake.submit({ id: "x1", source: "http:ops", text: "/status" })
+      assert.deepStrictEqual(again, { _tag: "Duplicate", id: "x1" })
+      assert.deepStrictEqual(yield* (yield* RequestLog).get("x1"), first)
     }).pipe(Effect.provide(withQuestions)))
 })

@@ -51,6 +51,9 @@ export class Intake extends Context.Service<Intake, {
         })
 
       const submit = Effect.fn("inbound")(function*(s: Submission) {
+        // An id already answered or waiting is a repeat, whatever it says: control commands and
+        // answers never reach the queue's dedupe, and must not overwrite an earlier request's record.
+        if ((yield* requests.get(s.id)) !== undefined) return { _tag: "Duplicate", id: s.id } as const
         const control = parseControl(s.text)
         const priority: Priority = control !== undefined ? "command" : s.priority ?? "human"
         const span = yield* Effect.currentSpan.pipe(Effect.option)
