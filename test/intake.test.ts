@@ -29,8 +29,9 @@ describe("Intake and pending questions", () => {
       assert.strictEqual(event._tag, "Queued")
       const other = yield* intake.submit({ id: "o1", source: "http:other", text: "2" })
       assert.strictEqual(other._tag, "Queued")
+      const asked = yield* questions.pendingFor("http:ops")
       const reply = yield* intake.submit({ id: "h1", source: "http:ops", text: "2" })
-      assert.deepStrictEqual(reply, { _tag: "Answered", id: "h1", reply: "Got it." })
+      assert.deepStrictEqual(reply, { _tag: "Answered", id: "h1", reply: "Got it.", question: asked?.id })
       // The person sees the acknowledgement where they are (here: the inbox of http:ops).
       const page = yield* (yield* Inbox).read("http:ops", 0, 0)
       assert.deepStrictEqual(page.messages.map((m) => m.kind), ["ask", "reply"])

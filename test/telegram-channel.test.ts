@@ -255,6 +255,23 @@ describe("Telegram interleaving", () => {
       )
     }))
 
+  it.live("a typed answer to a question is acknowledged and the question's buttons are removed", () =>
+    Effect.gen(function*() {
+      const fake = yield* fakeBotApi
+      yield* startTelegram(fake)
+      fake.push(textUpdate(111, "ask:Deploy now?|yes|no"))
+      yield* fake.waitFor("the keyboard", () => fake.callsOf("sendMessage", 111).some((c) => c.payload["reply_markup"]))
+      assert.deepStrictEqual(fake.callsOf("editMessageReplyMarkup"), [])
+      fake.push(textUpdate(111, "yes"))
+      yield* fake.waitFor("the turn's reply", () => fake.texts(111).includes("you picked yes"))
+      yield* fake.waitFor("the acknowledgement", () => fake.texts(111).includes("Got it."))
+      yield* fake.waitFor("the keyboard removed", () => fake.callsOf("editMessageReplyMarkup").length === 1)
+      const edit = fake.callsOf("editMessageReplyMarkup")[0]!
+      assert.strictEqual(edit.payload["chat_id"], 111)
+      assert.isNumber(edit.payload["message_id"])
+      assert.deepStrictEqual(edit.payload["reply_markup"], { inline_keyboard: [] })
+    }))
+
   it.live("a button with garbage data gets a toast, not a crash", () =>
     Effect.gen(function*() {
       const fake = yield* fakeBotApi

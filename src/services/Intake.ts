@@ -26,7 +26,13 @@ export interface Submission {
 export type SubmitResult =
   | { readonly _tag: "Queued"; readonly id: string }
   | { readonly _tag: "Duplicate"; readonly id: string }
-  | { readonly _tag: "Answered"; readonly id: string; readonly reply: string }
+  | {
+    readonly _tag: "Answered"
+    readonly id: string
+    readonly reply: string
+    /** Set when the message answered the chat's pending question (`ask`). */
+    readonly question?: string | undefined
+  }
 
 export class Intake extends Context.Service<Intake, {
   readonly submit: (submission: Submission) => Effect.Effect<SubmitResult, QueueFull | ShuttingDown>
@@ -85,7 +91,9 @@ export class Intake extends Context.Service<Intake, {
         if (Option.isSome(questions) && priority === "human") {
           const pending = yield* questions.value.pendingFor(s.source)
           // Acknowledged in the chat like any answer, so the person sees it was taken (chat CLI, Telegram).
-          if (pending !== undefined && (yield* questions.value.answer(pending.id, s.text))) return yield* answer(request, "Got it.")
+          if (pending !== undefined && (yield* questions.value.answer(pending.id, s.text))) {
+            return { ...(yield* answer(request, "Got it.")), question: pending.id }
+          }
         }
         if (yield* dispatcher.stopping) return yield* new ShuttingDown()
         const result = yield* queue.offer(request, requests.queued(request))

@@ -112,6 +112,17 @@ export const makeInbound = (options: InboundOptions) => {
       return yield* reply(source, `I can't take that right now: ${result.failure.message}.`)
     }
     yield* counted(result.success._tag === "Duplicate" ? "duplicate" : "text")
+    // A typed answer closed the question: its buttons would only lead to "no longer open".
+    if (result.success._tag === "Answered" && result.success.question !== undefined) {
+      const keyboard = buttons.takeSent(result.success.question)
+      if (keyboard !== undefined) {
+        yield* call("editMessageReplyMarkup", {
+          chat_id: keyboard.chatId,
+          message_id: keyboard.messageId,
+          reply_markup: { inline_keyboard: [] }
+        })
+      }
+    }
   })
 
   const toast = (query: CallbackQuery, text?: string) =>
@@ -138,6 +149,7 @@ export const makeInbound = (options: InboundOptions) => {
     if (target.asked !== undefined && target.asked.source !== source) {
       return yield* toast(query, "That question was asked in another chat.")
     }
+    buttons.takeSent(target.questionId) // this press removes the keyboard itself
     const option = target.asked?.options[button.index] ?? pressedLabel(query)
     const removeKeyboard = call("editMessageReplyMarkup", {
       chat_id: message.chat.id,

@@ -93,7 +93,14 @@ export const makeSender = (options: SenderOptions) =>
         })
       })
 
-    const sendAll = (target: string, address: ChatAddress, lane: ChatLane, chunks: ReadonlyArray<string>, markup: unknown) =>
+    const sendAll = (
+      target: string,
+      address: ChatAddress,
+      lane: ChatLane,
+      chunks: ReadonlyArray<string>,
+      markup: unknown,
+      questionId: string | undefined
+    ) =>
       Effect.gen(function*() {
         let plain = false
         for (let i = 0; i < chunks.length; i++) {
@@ -109,6 +116,10 @@ export const makeSender = (options: SenderOptions) =>
             }
             const result = yield* api.call("sendMessage", payload).pipe(Effect.result)
             if (result._tag === "Success") {
+              if (last && questionId !== undefined) {
+                const messageId = (result.success as { readonly message_id?: unknown } | null)?.message_id
+                if (typeof messageId === "number") options.buttons.sent(questionId, { chatId: address.chatId, messageId })
+              }
               stats.sent++
               yield* count(plain ? "sent_plain" : "sent")
               break
@@ -170,7 +181,8 @@ export const makeSender = (options: SenderOptions) =>
         if (markup === undefined) return
         chunks.push("Choose one:")
       }
-      yield* inLane(address.chatId, (lane) => sendAll(target, address, lane, chunks, markup))
+      yield* inLane(address.chatId, (lane) =>
+        sendAll(target, address, lane, chunks, markup, markup === undefined ? undefined : question?.id))
     })
 
     return { send }
