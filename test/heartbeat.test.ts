@@ -22,6 +22,7 @@ import { Intake } from "../src/services/Intake.ts"
 import { Session } from "../src/services/Session.ts"
 import { Status } from "../src/services/Status.ts"
 import { SystemEvents } from "../src/services/SystemEvents.ts"
+import { until } from "./support/harness.ts"
 import { recordingTracer } from "./support/recordingTracer.ts"
 
 type Reply = (request: Inbound) => Effect.Effect<string, TurnFailed>
@@ -71,16 +72,6 @@ const harness = (options: {
       body.pipe(Effect.provide(layer), Effect.ensuring(Effect.sync(() => rmSync(stateDir, { recursive: true, force: true }))))
   }
 }
-
-/** Let forked fibers (dispatcher, wake loop) catch up, bounded. */
-const until = <R>(cond: Effect.Effect<boolean, never, R>, what: string) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 10_000; i++) {
-      if (yield* cond) return
-      yield* Effect.yieldNow
-    }
-    return yield* Effect.die(new Error(`never happened: ${what}`))
-  })
 
 const inboxTexts = (source: string) =>
   Effect.map(Inbox.use((i) => i.read(source, 0, 0)), (page) => page.messages.map((m) => m.text))

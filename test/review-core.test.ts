@@ -26,7 +26,7 @@ import { Router } from "../src/services/Router.ts"
 import { Session } from "../src/services/Session.ts"
 import { SystemEvents } from "../src/services/SystemEvents.ts"
 import { runDaemonToExit, startDaemon } from "./support/daemon.ts"
-import { baseUrl, gateway, gatewayWithHttp, scriptedSession } from "./support/harness.ts"
+import { baseUrl, gateway, gatewayWithHttp, scriptedSession, until } from "./support/harness.ts"
 
 const post = (base: string, body: unknown, headers: Record<string, string> = {}) =>
   Effect.promise(() =>
@@ -250,15 +250,6 @@ describe("review: heartbeat", () => {
     return <A, E>(body: Effect.Effect<A, E, Layer.Success<typeof layer>>) =>
       body.pipe(Effect.provide(layer), Effect.ensuring(Effect.sync(() => rmSync(stateDir, { recursive: true, force: true }))))
   }
-
-  const until = <R>(cond: Effect.Effect<boolean, never, R>, what: string) =>
-    Effect.gen(function*() {
-      for (let i = 0; i < 10_000; i++) {
-        if (yield* cond) return
-        yield* Effect.yieldNow
-      }
-      return yield* Effect.die(new Error(`never happened: ${what}`))
-    })
 
   // HeartbeatRunner.ts:247-263: when a relay turn fails (model down, timeout), its events stay in
   // SystemEvents "for the next wake" — but nothing ever requests that wake: the interval tick never

@@ -79,3 +79,13 @@ export const scriptedSession = (
   })
 
 export { TurnFailed }
+
+/** Let forked fibers (dispatcher, wake loop) catch up, bounded; no time passes. */
+export const until = <R>(cond: Effect.Effect<boolean, never, R>, what: string) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 10_000; i++) {
+      if (yield* cond) return
+      yield* Effect.yieldNow
+    }
+    return yield* Effect.die(new Error(`never happened: ${what}`))
+  })
