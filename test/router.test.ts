@@ -1,11 +1,12 @@
 // Router: one sender per channel, retries what a channel says is temporary (honouring its
 // retry-after), gives up at once on permanent errors, reports unknown targets without crashing.
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Fiber, Metric, Ref, Scope } from "effect"
+import { Duration, Effect, Exit, Fiber, Layer, Metric, Ref, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import { DeliveryFailed } from "../src/domain/errors.ts"
 import { deliveries } from "../src/domain/metrics.ts"
 import type { Outbound } from "../src/domain/model.ts"
+import { AgentTools } from "../src/services/AgentTools.ts"
 import { outboxDelayMs, Router } from "../src/services/Router.ts"
 
 const message: Outbound = { kind: "notify", text: "hi" }
@@ -128,9 +129,10 @@ describe("Router outbox", () => {
       yield* router.register(channel.sender)
       const first = yield* Effect.forkChild(router.deliver("telegram:1", { kind: "reply", text: "one" }))
       yield* TestClock.adjust("1 second") // the Router's own retries are spent
-      yield* Fiber.join(first) // no error for the caller: the message is kept
+      // No error for the caller: the message is kept, and the caller learns it is only queued.
+      assert.strictEqual(yield* Fiber.join(first), "queued")
       const triesBefore = channel.state.tries
-      yield* router.deliver("telegram:1", { kind: "reply", text: "two" })
+      assert.strictEqual(yield* router.deliver("telegram:1", { kind: "reply", text: "two" }), "queued")
       assert.strictEqual(channel.state.tries, triesBefore, "'two' jumped the queue")
       yield* router.deliver("telegram:2", { kind: "reply", text: "other chat" }).pipe(Effect.forkChild)
       let stats = yield* router.stats
@@ -171,6 +173,18 @@ describe("Router outbox", () => {
       yield* router.restoreOutbox([{ target: "telegram:7", message: { kind: "relay", text: "kept" }, since: now, attempts: 3, lastError: "502" }])
       yield* TestClock.adjust("5 seconds")
       assert.deepStrictEqual(yield* Ref.get(channel.delivered), ["telegram:7 kept"])
+      assert.strictEqual(yield* router.deliver("telegram:7", { kind: "reply", text: "now" }), "delivered")
+    }))
+
+  it.effect("notify tells the model when its message is only queued, so it does not claim it was sent", () =>
+    Effect.gen(function*() {
+      const router = yield* Router.make({ attempts: 1, baseDelayMs: 0 }, policy)
+      const channel = yield* outage
+      yield* router.register(channel.sender)
+      const tools = yield* AgentTools.pipe(Effect.provide(AgentTools.layer.pipe(Layer.provide(Layer.succeed(Router, router)))))
+      const result = yield* tools.notify({ text: "deployed", target: "telegram:1" })
+      assert.strictEqual(result.deliveredTo, "telegram:1")
+      assert.match(result.note ?? "", /not delivered yet/)
     }))
 
   it("waits longer after each round without progress, up to a limit", () => {

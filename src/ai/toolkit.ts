@@ -13,7 +13,7 @@ export const Notify = Tool.make("notify", {
     text: Schema.String.annotate({ description: "The message text" }),
     target: Schema.optional(Schema.String.annotate({ description: "Another chat, e.g. telegram:123" }))
   }),
-  success: Schema.Struct({ deliveredTo: Schema.String }),
+  success: Schema.Struct({ deliveredTo: Schema.String, note: Schema.optional(Schema.String) }),
   failure: ToolFailed,
   failureMode: "return"
 })

@@ -44,7 +44,7 @@ export interface ExecResult {
 }
 
 export class AgentTools extends Context.Service<AgentTools, {
-  readonly notify: (params: NotifyParams) => Effect.Effect<{ readonly deliveredTo: string }, ToolFailed>
+  readonly notify: (params: NotifyParams) => Effect.Effect<{ readonly deliveredTo: string; readonly note?: string }, ToolFailed>
   /** Ask the current request's chat and wait for the answer (or "no answer" at the timeout). */
   readonly ask: (params: AskParams) => Effect.Effect<AskResult, ToolFailed>
   /** Start an allowed program in the background for the current request's chat. */
@@ -65,9 +65,12 @@ export class AgentTools extends Context.Service<AgentTools, {
         if (to === undefined) {
           return yield* new ToolFailed({ tool: "notify", reason: "no target: outside a turn a target must be named" })
         }
-        yield* router.deliver(to, { kind: "notify", text, requestId: current?.id }, { explicit: target !== undefined })
+        const outcome = yield* router.deliver(to, { kind: "notify", text, requestId: current?.id }, { explicit: target !== undefined })
           .pipe(Effect.mapError((e: DeliveryError) => new ToolFailed({ tool: "notify", reason: e.message })))
-        return { deliveredTo: to }
+        // The model should not tell the person "sent" when the message is still waiting.
+        return outcome === "queued"
+          ? { deliveredTo: to, note: "not delivered yet: the channel is unreachable; it will be sent when it is back" }
+          : { deliveredTo: to }
       })
 
       // Questions and ExecJobs are optional parts of the graph: without them (the echo daemon) the

@@ -18,6 +18,8 @@ export interface ChannelSender {
   readonly send: (target: string, message: Outbound) => Effect.Effect<void, DeliveryFailed>
 }
 
+export type DeliveryOutcome = "delivered" | "queued"
+
 export interface DeliverOptions {
   /** The caller named this target on purpose (a proactive notification, `notify { target }`). */
   readonly explicit?: boolean | undefined
@@ -75,7 +77,8 @@ export const outboxDelayMs = (policy: OutboxPolicy, failedRounds: number): numbe
 export class Router extends Context.Service<Router, {
   /** Register a channel's sender for the lifetime of the caller's scope. */
   readonly register: (sender: ChannelSender) => Effect.Effect<void, never, Scope.Scope>
-  readonly deliver: (target: string, message: Outbound, options?: DeliverOptions) => Effect.Effect<void, DeliveryError>
+  /** "queued": the channel could not take it yet; it waits in the outbox. */
+  readonly deliver: (target: string, message: Outbound, options?: DeliverOptions) => Effect.Effect<DeliveryOutcome, DeliveryError>
   readonly stats: Effect.Effect<RouterStats>
   /** Messages waiting in the outbox, oldest first (QueueSpill keeps them at a stop). */
   readonly outbox: Effect.Effect<ReadonlyArray<OutboxEntry>>
@@ -222,7 +225,7 @@ export class Router extends Context.Service<Router, {
           if (outboxPolicy !== undefined && outbox.some((e) => e.target === target)) {
             yield* keep(fresh("earlier messages for this target are waiting"))
             yield* Effect.logWarning(`delivery to ${target} queued behind the outbox`)
-            return
+            return "queued" as const
           }
           const sent = yield* sendWithRetry(sender, target, message).pipe(Effect.result)
           if (sent._tag === "Failure") {
@@ -232,7 +235,7 @@ export class Router extends Context.Service<Router, {
               yield* Effect.logWarning(`${e.message}; kept in the outbox, retrying in the background`).pipe(
                 Effect.annotateLogs({ target })
               )
-              return
+              return "queued" as const
             }
             counters.failed++
             yield* count(parsed.channel, "failed")
@@ -241,6 +244,7 @@ export class Router extends Context.Service<Router, {
           }
           counters.delivered++
           yield* count(parsed.channel, "delivered")
+          return "delivered" as const
         }
       )
 
