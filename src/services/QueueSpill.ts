@@ -95,6 +95,9 @@ export class QueueSpill extends Context.Service<QueueSpill, {
       const outboxFile = join(stateDir, "outbox.jsonl")
 
       const restore = Effect.gen(function*() {
+        // The outbox first: older replies to a chat go out before replies to its kept requests.
+        const undelivered = yield* readKept(outboxFile, "outbox", (text) => parseLines(text, decodeOutboxLine))
+        yield* router.restoreOutbox(undelivered)
         const kept = yield* readKept(queueFile, "queue", (text) => {
           const { requests, rejected } = parseSpill(text)
           return { values: requests, rejected }
@@ -109,8 +112,6 @@ export class QueueSpill extends Context.Service<QueueSpill, {
             )
           }
         }
-        const undelivered = yield* readKept(outboxFile, "outbox", (text) => parseLines(text, decodeOutboxLine))
-        yield* router.restoreOutbox(undelivered)
         if (kept.length + undelivered.length > 0) {
           yield* Effect.logInfo(`queued ${queued} message(s) and ${undelivered.length} undelivered repl(ies) kept from the last stop`)
         }
@@ -119,6 +120,7 @@ export class QueueSpill extends Context.Service<QueueSpill, {
 
       const save = Effect.gen(function*() {
         yield* dispatcher.drain
+        yield* router.stopOutbox
         const kept = (yield* queue.pending).map((item) => item.request).filter((r) => r.priority !== "relay")
         const undelivered = yield* router.outbox
         yield* writeKept(queueFile, kept, encodeLine)

@@ -4,7 +4,7 @@
 // A message the channel still cannot take after the retries (Telegram unreachable for a while) is
 // kept in the outbox and sent again with a backoff, in order per target, for up to a day; messages
 // for that target queue behind it meanwhile. QueueSpill keeps the outbox across a graceful restart.
-import { Clock, Context, Duration, Effect, Latch, Layer, Metric, Scope } from "effect"
+import { Cause, Clock, Context, Duration, Effect, Fiber, Latch, Layer, Metric, Option, Scope } from "effect"
 import { type DeliveryError, DeliveryFailed, SourceMismatch, UnknownTarget } from "../domain/errors.ts"
 import { deliveries, sourceMismatches } from "../domain/metrics.ts"
 import type { Outbound } from "../domain/model.ts"
@@ -84,6 +84,8 @@ export class Router extends Context.Service<Router, {
   readonly outbox: Effect.Effect<ReadonlyArray<OutboxEntry>>
   /** Put kept messages back into the outbox (at start). */
   readonly restoreOutbox: (entries: ReadonlyArray<OutboxEntry>) => Effect.Effect<void>
+  /** Stop re-sending the outbox (daemon stop), so a snapshot of it is not also being sent. */
+  readonly stopOutbox: Effect.Effect<void>
 }>()("switchboard/Router") {
   static readonly make = (retry: RetryPolicy, outboxPolicy: OutboxPolicy | undefined = undefined) =>
     Effect.gen(function*() {
@@ -157,7 +159,10 @@ export class Router extends Context.Service<Router, {
           let progressed = false
           for (const entry of [...outbox]) {
             if (blocked.has(entry.target)) continue
-            const remove = () => outbox.splice(outbox.indexOf(entry), 1)
+            const remove = () => {
+              const at = outbox.indexOf(entry)
+              if (at >= 0) outbox.splice(at, 1)
+            }
             if (now - entry.since > Duration.toMillis(policy.maxAge)) {
               remove()
               yield* giveUp(entry, `still failing after ${Duration.format(policy.maxAge)} (${entry.lastError})`)
@@ -168,6 +173,7 @@ export class Router extends Context.Service<Router, {
               blocked.add(entry.target) // the channel is not (yet) registered
               continue
             }
+            if (stop.requested) break // a stop waits for this round: end it after the send in flight
             const sent = yield* sender.send(entry.target, entry.message).pipe(Effect.result)
             if (sent._tag === "Success") {
               remove()
@@ -181,7 +187,8 @@ export class Router extends Context.Service<Router, {
               remove()
               yield* giveUp(entry, sent.failure.reason)
             } else {
-              outbox[outbox.indexOf(entry)] = { ...entry, attempts: entry.attempts + 1, lastError: sent.failure.reason }
+              const at = outbox.indexOf(entry)
+              if (at >= 0) outbox[at] = { ...entry, attempts: entry.attempts + 1, lastError: sent.failure.reason }
               blocked.add(entry.target)
             }
           }
@@ -189,19 +196,41 @@ export class Router extends Context.Service<Router, {
           return progressed
         })
 
-      if (outboxPolicy !== undefined) {
-        const rounds = { failed: 0 }
-        yield* Effect.gen(function*() {
-          yield* outboxNonEmpty.await
-          yield* Effect.sleep(outboxDelayMs(outboxPolicy, rounds.failed))
-          const progressed = yield* flushOnce(outboxPolicy)
-          rounds.failed = progressed || outbox.length === 0 ? 0 : rounds.failed + 1
-        }).pipe(
-          Effect.catchCause((cause) => Effect.logError("outbox round failed", cause)),
-          Effect.forever,
-          Effect.forkScoped
+      const rounds = { failed: 0 }
+      // A stop lets the round in flight finish its current send, so a message that went out is
+      // never also kept for the next start (and sent twice); an idle loop just ends.
+      const stop = { requested: false, inRound: false }
+      const outboxLoop = outboxPolicy === undefined
+        ? undefined
+        : yield* Effect.gen(function*() {
+          while (!stop.requested) {
+            yield* outboxNonEmpty.await
+            yield* Effect.sleep(outboxDelayMs(outboxPolicy, rounds.failed))
+            if (stop.requested) return
+            stop.inRound = true
+            const progressed = yield* flushOnce(outboxPolicy).pipe(
+              Effect.catchCause((cause) =>
+                Cause.hasInterruptsOnly(cause)
+                  ? Effect.failCause(cause)
+                  : Effect.logError("outbox round failed", cause).pipe(Effect.as(false))
+              ),
+              Effect.ensuring(Effect.sync(() => {
+                stop.inRound = false
+              }))
+            )
+            rounds.failed = progressed || outbox.length === 0 ? 0 : rounds.failed + 1
+          }
+        }).pipe(Effect.forkScoped)
+      const stopOutbox = Effect.suspend(() => {
+        if (outboxLoop === undefined) return Effect.void
+        stop.requested = true
+        if (!stop.inRound) return Fiber.interrupt(outboxLoop)
+        // A send that hangs is cut after a while: then the message may go out twice (at least once).
+        return Fiber.await(outboxLoop).pipe(
+          Effect.timeoutOption(Duration.seconds(5)),
+          Effect.andThen(Fiber.interrupt(outboxLoop))
         )
-      }
+      })
 
       const deliver = Effect.fn("router.deliver")(
         function*(target: string, message: Outbound, options?: DeliverOptions) {
@@ -227,7 +256,11 @@ export class Router extends Context.Service<Router, {
             yield* Effect.logWarning(`delivery to ${target} queued behind the outbox`)
             return "queued" as const
           }
-          const sent = yield* sendWithRetry(sender, target, message).pipe(Effect.result)
+          const sent = yield* sendWithRetry(sender, target, message).pipe(
+            // Interrupted mid-delivery (a stop while waiting out a retry-after): keep it, not lose it.
+            Effect.onInterrupt(() => outboxPolicy === undefined ? Effect.void : keep(fresh("interrupted by a stop"))),
+            Effect.result
+          )
           if (sent._tag === "Failure") {
             const e = sent.failure
             if (outboxPolicy !== undefined && !e.permanent) {
@@ -267,7 +300,7 @@ export class Router extends Context.Service<Router, {
           outbox.push(...entries)
           if (outbox.length > 0) outboxNonEmpty.openUnsafe()
         })
-      return Router.of({ register, deliver, stats, outbox: Effect.sync(() => [...outbox]), restoreOutbox })
+      return Router.of({ register, deliver, stats, outbox: Effect.sync(() => [...outbox]), restoreOutbox, stopOutbox })
     })
 
   /** With the outbox (default policy). */
