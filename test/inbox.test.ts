@@ -23,7 +23,24 @@ describe("Inbox", () => {
       const inbox = yield* Inbox.make({ keepPerSource: 10, maxSources: 10 })
       const waiting = yield* Effect.forkChild(inbox.read("http:a", 0, 5000))
       yield* TestClock.adjust("5 seconds")
-      assert.deepStrictEqual(yield* Fiber.join(waiting), { messages: [], next: 0 })
+      const page = yield* Fiber.join(waiting)
+      assert.deepStrictEqual([page.messages, page.next], [[], 0])
+    }))
+
+  it.effect("a client holding the epoch of an earlier life of the inbox gets everything, not what is after its seq", () =>
+    Effect.gen(function*() {
+      const inbox = yield* Inbox.make({ keepPerSource: 10, maxSources: 1 })
+      for (const text of ["one", "two", "three"]) yield* inbox.append("http:a", { kind: "reply", text })
+      const seen = yield* inbox.read("http:a", 0, 0)
+      assert.strictEqual(seen.next, 3)
+      // The box is forgotten and made again (as after a daemon restart): seqs start at 1 again.
+      yield* inbox.append("http:b", { kind: "reply", text: "evicts a" })
+      yield* inbox.append("http:a", { kind: "reply", text: "new life" })
+      const same = yield* inbox.read("http:a", seen.next, 0, seen.epoch)
+      assert.deepStrictEqual(same.messages.map((m) => [m.seq, m.text]), [[1, "new life"]])
+      assert.notStrictEqual(same.epoch, seen.epoch)
+      // With the current epoch, `after` is honoured as usual.
+      assert.deepStrictEqual((yield* inbox.read("http:a", same.next, 0, same.epoch)).messages, [])
     }))
 
   it.effect("keeps the newest messages per source and forgets the longest-quiet sources", () =>

@@ -1,9 +1,10 @@
 // `switchboard status | send <text> | chat | watchdog | jobs`.
+import { randomUUID } from "node:crypto"
 import { createInterface } from "node:readline"
 import { Config, Console, Deferred, Duration, Effect, Fiber, type Option, type Redacted } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { formatStatus } from "../domain/formatStatus.ts"
-import { GatewayClient, type InboxMessage, sendAndWait } from "./client.ts"
+import { type ClientError, GatewayClient, type InboxMessage, sendAndWait } from "./client.ts"
 import { jobsCommand } from "./jobs.ts"
 import { runWatchdog } from "./watchdog.ts"
 
@@ -87,17 +88,24 @@ const chat = Command.make(
       Effect.gen(function*() {
         const client = yield* GatewayClient
         const inbox = `/v1/inbox/${encodeURIComponent(flags.source)}`
-        const start = yield* client.getJson<{ next: number }>(`${inbox}?after=${Number.MAX_SAFE_INTEGER}`)
-        const state = { after: start.next, outstanding: new Set<string>(), inputEnded: false }
+        type Page = { messages: ReadonlyArray<InboxMessage>; next: number; epoch?: string }
+        const start = yield* client.getJson<Page>(`${inbox}?after=${Number.MAX_SAFE_INTEGER}`)
+        const state = {
+          after: start.next,
+          // The inbox's life: a restarted daemon starts at seq 1 again, and the daemon then sends
+          // everything instead of what is after our (old) seq.
+          epoch: start.epoch,
+          outstanding: new Set<string>(),
+          inputEnded: false
+        }
         const settled = yield* Deferred.make<void>()
         const settleIfDone = Effect.suspend(() =>
           state.inputEnded && state.outstanding.size === 0 ? Deferred.succeed(settled, undefined) : Effect.void
         )
         // The inbox is the single place replies arrive, together with notifications and questions.
         const pollOnce = Effect.gen(function*() {
-          const page = yield* client.getJson<{ messages: ReadonlyArray<InboxMessage>; next: number }>(
-            `${inbox}?after=${state.after}&wait=25`
-          )
+          const epoch = state.epoch === undefined ? "" : `&epoch=${state.epoch}`
+          const page = yield* client.getJson<Page>(`${inbox}?after=${state.after}&wait=25${epoch}`)
           for (const m of page.messages) {
             yield* Console.log(show(m))
             if (m.requestId !== undefined && (m.kind === "reply" || m.kind === "error")) {
@@ -105,25 +113,45 @@ const chat = Command.make(
             }
           }
           state.after = page.next
+          state.epoch = page.epoch ?? state.epoch
           yield* settleIfDone
         })
-        // A daemon restart (or a network hiccup) must not silently end the stream of replies: say so
-        // once, retry, and start over when the daemon came back with a fresh (in-memory) inbox.
+        // A daemon restart (or a network hiccup) must not silently end the stream of replies or the
+        // chat: say so once, retry, say when it is back.
         const lost: { reason: string | undefined } = { reason: undefined }
-        const recover = (error: { readonly message: string }) =>
+        const lostContact = (error: { readonly message: string }) =>
           Effect.gen(function*() {
             if (lost.reason === undefined) yield* Console.error(`lost contact with switchboard (${error.message}); retrying…`)
             lost.reason = error.message
+          })
+        const recover = (error: { readonly message: string }) =>
+          Effect.gen(function*() {
+            yield* lostContact(error)
             yield* Effect.sleep("1 second")
-            const now = yield* client.getJson<{ next: number }>(`${inbox}?after=${Number.MAX_SAFE_INTEGER}`).pipe(Effect.option)
-            if (now._tag === "None") return
-            if (now.value.next < state.after) state.after = 0
+            const now = yield* client.getJson<Page>(`${inbox}?after=${Number.MAX_SAFE_INTEGER}`).pipe(Effect.option)
+            if (now._tag === "None" || lost.reason === undefined) return
             lost.reason = undefined
             yield* Console.error("reconnected")
           })
         const poll = pollOnce.pipe(Effect.catch(recover), Effect.forever)
         const poller = yield* Effect.forkChild(poll)
         yield* Console.error(`connected to ${client.url} as ${flags.source}; type a message, Ctrl-D to quit`)
+        // A line typed while the daemon is away is sent once it is back. Its own idempotency key
+        // makes a retry after a lost answer a duplicate, not a second message.
+        const send = (text: string) => {
+          const body = { text, source: flags.source, id: randomUUID() }
+          const attempt: Effect.Effect<{ id: string; status?: string }, ClientError> = client.postJson<{ id: string; status?: string }>(
+            "/v1/messages",
+            body
+          ).pipe(
+            Effect.catch((error): Effect.Effect<{ id: string; status?: string }, ClientError> =>
+              error._tag === "GatewayUnreachable" || (error._tag === "GatewayRefused" && error.status === 503)
+                ? lostContact(error).pipe(Effect.andThen(Effect.sleep("1 second")), Effect.andThen(Effect.suspend(() => attempt)))
+                : Effect.fail(error)
+            )
+          )
+          return attempt
+        }
         // The async iterator buffers lines that arrive while a message is being posted.
         const lines = createInterface({ input: process.stdin, terminal: false })[Symbol.asyncIterator]()
         for (;;) {
@@ -131,10 +159,7 @@ const chat = Command.make(
           const line: string | undefined = next.done ? undefined : next.value
           if (line === undefined) break
           if (line.trim() === "") continue
-          const accepted = yield* client.postJson<{ id: string; status?: string }>("/v1/messages", {
-            text: line,
-            source: flags.source
-          })
+          const accepted = yield* send(line)
           // Answered at once (an answer to a pending question, /status): nothing more to wait for.
           if (accepted.status !== "done") state.outstanding.add(accepted.id)
         }

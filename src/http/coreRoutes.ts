@@ -105,7 +105,11 @@ const GetInbox = route("GET", "/v1/inbox/:source", Effect.gen(function*() {
   const params = yield* query
   const after = yield* numberParam(params, "after", 0)
   const waitMs = yield* waitMillis
-  return { body: yield* (yield* Inbox).read(decoded.value, Math.floor(after), waitMs) }
+  const epoch = params.get("epoch") ?? undefined
+  if (epoch !== undefined && !/^[A-Za-z0-9-]{1,36}$/.test(epoch)) {
+    return yield* badRequest("invalid_query", "epoch must be the value of a previous page's epoch")
+  }
+  return { body: yield* (yield* Inbox).read(decoded.value, Math.floor(after), waitMs, epoch) }
 }))
 
 /** Anything else: the contract's error shape rather than an empty 404. */

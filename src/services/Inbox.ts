@@ -1,6 +1,7 @@
 // Everything the Router delivers to `http:*` and `cli:*` targets, kept per source and long-polled
 // by clients (GET /v1/inbox/:source). This is how HTTP and CLI users receive what they did not
 // ask for: tool notifications, questions, relays of system events.
+import { randomUUID } from "node:crypto"
 import { Clock, Context, Deferred, Effect, Layer } from "effect"
 import type { Outbound, OutboundKind } from "../domain/model.ts"
 import { Router } from "./Router.ts"
@@ -18,6 +19,11 @@ export interface InboxPage {
   readonly messages: ReadonlyArray<InboxMessage>
   /** Pass as `after` to get only newer messages. */
   readonly next: number
+  /**
+   * Which life of this inbox the seqs belong to (a restarted daemon, an inbox forgotten and made
+   * again start at 1). Pass it back: when it changed, `after` is ignored and everything is returned.
+   */
+  readonly epoch?: string | undefined
 }
 
 interface Box {
@@ -26,6 +32,7 @@ interface Box {
   changed: Deferred.Deferred<void>
   /** Long-polls waiting on this box. */
   waiting: number
+  readonly epoch: string
 }
 
 /** Channels whose users read their messages from the inbox. */
@@ -33,8 +40,11 @@ export const INBOX_CHANNELS = ["http", "cli"] as const
 
 export class Inbox extends Context.Service<Inbox, {
   readonly append: (source: string, message: Outbound) => Effect.Effect<InboxMessage>
-  /** Messages with seq > after; waits up to waitMs for the first one when there are none. */
-  readonly read: (source: string, after: number, waitMs: number) => Effect.Effect<InboxPage>
+  /**
+   * Messages with seq > after (all of them when `epoch` is not the box's); waits up to waitMs for
+   * the first one when there are none.
+   */
+  readonly read: (source: string, after: number, waitMs: number, epoch?: string) => Effect.Effect<InboxPage>
 }>()("switchboard/Inbox") {
   static readonly make = (options: { readonly keepPerSource: number; readonly maxSources: number }) =>
     Effect.gen(function*() {
@@ -45,7 +55,7 @@ export class Inbox extends Context.Service<Inbox, {
           const existing = boxes.get(source)
           if (existing) return Effect.succeed(existing)
           return Effect.map(Deferred.make<void>(), (changed) => {
-            const box: Box = { messages: [], nextSeq: 1, changed, waiting: 0 }
+            const box: Box = { messages: [], nextSeq: 1, changed, waiting: 0, epoch: randomUUID().slice(0, 8) }
             boxes.set(source, box)
             return box
           })
@@ -79,22 +89,23 @@ export class Inbox extends Context.Service<Inbox, {
           return entry
         })
 
-      const page = (box: Box, after: number): InboxPage => {
+      const page = (box: Box, requested: number, epoch: string | undefined): InboxPage => {
+        const after = epoch !== undefined && epoch !== box.epoch ? 0 : requested
         const messages = box.messages.filter((m) => m.seq > after)
         // Never past the last message: a client that asks "after infinity" learns where the box is.
-        return { messages, next: messages.at(-1)?.seq ?? Math.min(Math.max(after, 0), box.nextSeq - 1) }
+        return { messages, next: messages.at(-1)?.seq ?? Math.min(Math.max(after, 0), box.nextSeq - 1), epoch: box.epoch }
       }
 
       const EMPTY: InboxPage = { messages: [], next: 0 }
 
       // Reading never keeps a box: polling names that nobody writes to must neither grow memory
       // nor push real inboxes (with unread replies) out. A long-poll holds a box only while it waits.
-      const read = (source: string, after: number, waitMs: number) =>
+      const read = (source: string, after: number, waitMs: number, epoch?: string) =>
         Effect.gen(function*() {
           const existing = boxes.get(source)
           if (existing === undefined && waitMs <= 0) return EMPTY
           const box = existing ?? (yield* boxOf(source))
-          const first = page(box, after)
+          const first = page(box, after, epoch)
           if (first.messages.length > 0 || waitMs <= 0) return first
           box.waiting++
           yield* Deferred.await(box.changed).pipe(
@@ -104,7 +115,7 @@ export class Inbox extends Context.Service<Inbox, {
               if (box.waiting === 0 && box.nextSeq === 1 && boxes.get(source) === box) boxes.delete(source)
             }))
           )
-          return page(box, after)
+          return page(box, after, epoch)
         })
 
       return Inbox.of({ append, read })
