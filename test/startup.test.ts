@@ -18,6 +18,7 @@ describe("start-up configuration", () => {
     assert.strictEqual(configFileValue(true), "true")
     assert.strictEqual(configFileValue(["make", "git"]), "make,git")
     assert.isNull(configFileValue({ nested: 1 }))
-    assert.isNull(configFileValue([1, 2]))
+    assert.strictEqual(configFileValue([111, 222]), "111,222")
+    assert.isNull(configFileValue([{ id: 1 }]))
   })
 })

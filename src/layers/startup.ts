@@ -23,7 +23,7 @@ export const configProviderLayer = (env: NodeJS.ProcessEnv) => {
       const value = configFileValue(v)
       if (value === null) {
         throw new StartupFailure(
-          `SWITCHBOARD_CONFIG_FILE: ${k} must be a string, a number, a boolean, a list of strings or null (unset)`
+          `SWITCHBOARD_CONFIG_FILE: ${k} must be a string, a number, a boolean, a list (of strings or numbers) or null (unset)`
         )
       }
       if (value !== undefined) fromFile[k] = value
@@ -38,14 +38,14 @@ export class StartupFailure extends Error {}
 
 /**
  * A config-file value as the environment would hold it: `null` means unset (undefined) — never
- * the text "null", which would make a token of it; a list is a comma list; anything else that
+ * the text "null", which would make a token of it; a list (e.g. chat ids) is a comma list; anything else that
  * is not a scalar is refused (null).
  */
 export const configFileValue = (v: unknown): string | undefined | null => {
   if (v === null) return undefined
   if (typeof v === "string") return v
   if (typeof v === "number" || typeof v === "boolean") return String(v)
-  if (Array.isArray(v) && v.every((x) => typeof x === "string")) return v.join(",")
+  if (Array.isArray(v) && v.every((x) => typeof x === "string" || typeof x === "number")) return v.join(",")
   return null
 }
 
