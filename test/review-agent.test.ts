@@ -98,6 +98,24 @@ describe("review: exec", () => {
     }).pipe(Effect.ensuring(Effect.sync(() => killAll(marker))))
   }, 15_000)
 
+  // Jobs were interrupted one after the other at shutdown, each waiting out its kill grace: four
+  // programs that ignore SIGTERM took four graces, past a service manager's stop timeout.
+  it.live("shutdown ends all running programs together, in about one kill grace", () => {
+    const marker = `9.${process.pid}3`
+    return Effect.gen(function*() {
+      const { jobs, scope } = yield* execJobs({ timeout: Duration.minutes(1), killGrace: Duration.seconds(1) })
+      for (let i = 0; i < 4; i++) {
+        yield* jobs.start(["sh", "-c", `trap '' TERM; sleep ${marker}`]).pipe(withCurrentRequest(request("http:alice")))
+      }
+      yield* Effect.sleep("200 millis") // let the shells install their traps
+      const started = Date.now()
+      yield* Scope.close(scope, Exit.void)
+      const took = Date.now() - started
+      assert.deepStrictEqual(pidsWith(marker), [], "a program is still running after shutdown")
+      assert.isBelow(took, 3_000, `stopping 4 jobs took ${took} ms: one kill grace after another`)
+    }).pipe(Effect.ensuring(Effect.sync(() => killAll(marker))))
+  }, 20_000)
+
   // ExecJobs.ts runProcess: spawn() without `env` hands the child the daemon's whole environment,
   // secrets included (OPENAI_API_KEY, TELEGRAM_BOT_TOKEN, SWITCHBOARD_API_TOKEN, …). Any allowed
   // program that prints its environment (`npm run env`, `printenv`, a failing script dumping its

@@ -145,7 +145,9 @@ export class ExecJobs extends Context.Service<ExecJobs, {
     Effect.gen(function*() {
       const events = yield* SystemEvents
       const wake = yield* HeartbeatWake
-      const scope = yield* Scope.Scope
+      // Jobs end in parallel at shutdown: each may wait out its kill grace, and one after the other
+      // they would add up past a service manager's stop timeout.
+      const scope = yield* Scope.fork(yield* Scope.Scope, "parallel")
       const jobs = new Map<string, { info: JobInfo; done: Effect.Effect<void> }>()
 
       const finishedOldestFirst = () => [...jobs.values()].filter((j) => j.info.state !== "running")
