@@ -176,6 +176,25 @@ describe("Router outbox", () => {
       assert.strictEqual(yield* router.deliver("telegram:7", { kind: "reply", text: "now" }), "delivered")
     }))
 
+  it.effect("backoff is per chat: a chat whose channel stays down does not hold up another that failed once", () =>
+    Effect.gen(function*() {
+      const router = yield* Router.make({ attempts: 1, baseDelayMs: 0 }, policy)
+      const state = { down: new Set(["telegram:1", "telegram:2"]) }
+      const delivered = yield* Ref.make<ReadonlyArray<string>>([])
+      yield* router.register({
+        channel: "telegram",
+        send: (target, m) =>
+          state.down.has(target) ? Effect.fail(down) : Ref.update(delivered, (d) => [...d, `${target} ${m.text}`])
+      })
+      yield* router.deliver("telegram:1", { kind: "reply", text: "stuck" })
+      yield* TestClock.adjust("1 hour") // chat 1 has backed off to every 5 minutes
+      yield* router.deliver("telegram:2", { kind: "reply", text: "hiccup" })
+      state.down.delete("telegram:2")
+      yield* TestClock.adjust("6 seconds")
+      assert.deepStrictEqual(yield* Ref.get(delivered), ["telegram:2 hiccup"])
+      assert.strictEqual((yield* router.stats).outbox.waiting, 1)
+    }))
+
   it.effect("notify tells the model when its message is only queued, so it does not claim it was sent", () =>
     Effect.gen(function*() {
       const router = yield* Router.make({ attempts: 1, baseDelayMs: 0 }, policy)

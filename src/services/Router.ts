@@ -70,9 +70,9 @@ export interface OutboxEntry {
   readonly lastError: string
 }
 
-/** How long to wait before the next outbox round, after `failedRounds` rounds without progress. Pure. */
-export const outboxDelayMs = (policy: OutboxPolicy, failedRounds: number): number =>
-  Math.min(Duration.toMillis(policy.retryEvery) * 2 ** failedRounds, Duration.toMillis(policy.maxRetryEvery))
+/** How long a target waits for its next try after `failures` failed tries from the outbox. Pure. */
+export const outboxDelayMs = (policy: OutboxPolicy, failures: number): number =>
+  Math.min(Duration.toMillis(policy.retryEvery) * 2 ** failures, Duration.toMillis(policy.maxRetryEvery))
 
 export class Router extends Context.Service<Router, {
   /** Register a channel's sender for the lifetime of the caller's scope. */
@@ -133,8 +133,10 @@ export class Router extends Context.Service<Router, {
         return attempt(0)
       }
 
-      const keep = (entry: OutboxEntry) =>
+      /** Into the outbox; its first try is due after the first retry delay, or when the channel asked. */
+      const keep = (entry: OutboxEntry, channelAsksMs = 0) =>
         Effect.gen(function*() {
+          if (!due.has(entry.target)) retryAfter(entry.target, yield* Clock.currentTimeMillis, 0, channelAsksMs)
           outbox.push(entry)
           counters.deferred++
           outboxNonEmpty.openUnsafe()
@@ -152,11 +154,21 @@ export class Router extends Context.Service<Router, {
         })
 
       /** One pass over the outbox, in order; a target whose head still fails waits for the next. Returns progress. */
+      /**
+       * When each target's head message is tried next. Per target: one chat whose channel stays
+       * down backs off alone, and does not hold up another chat that failed once.
+       */
+      const due = new Map<string, number>()
+      const retryAfter = (target: string, now: number, failures: number, channelAsksMs = 0) => {
+        if (outboxPolicy !== undefined) due.set(target, now + Math.max(outboxDelayMs(outboxPolicy, failures), channelAsksMs))
+      }
+
+      /** One pass over the outbox, in order; a target whose head is not due or still fails waits. */
       const flushOnce = (policy: OutboxPolicy) =>
         Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
           const blocked = new Set<string>()
-          let progressed = false
+          const flowing = new Set<string>() // targets whose head went out this round: the rest follows
           for (const entry of [...outbox]) {
             if (blocked.has(entry.target)) continue
             const remove = () => {
@@ -168,16 +180,21 @@ export class Router extends Context.Service<Router, {
               yield* giveUp(entry, `still failing after ${Duration.format(policy.maxAge)} (${entry.lastError})`)
               continue
             }
+            if (!flowing.has(entry.target) && (due.get(entry.target) ?? 0) > now) {
+              blocked.add(entry.target)
+              continue
+            }
             const sender = senders.get(parseSource(entry.target)?.channel ?? "")
             if (sender === undefined) {
               blocked.add(entry.target) // the channel is not (yet) registered
+              retryAfter(entry.target, now, 0)
               continue
             }
             if (stop.requested) break // a stop waits for this round: end it after the send in flight
             const sent = yield* sender.send(entry.target, entry.message).pipe(Effect.result)
             if (sent._tag === "Success") {
               remove()
-              progressed = true
+              flowing.add(entry.target)
               counters.delivered++
               yield* count(sender.channel, "delivered")
               yield* Effect.logInfo(`outbox: delivered a kept message to ${entry.target}`).pipe(
@@ -190,13 +207,20 @@ export class Router extends Context.Service<Router, {
               const at = outbox.indexOf(entry)
               if (at >= 0) outbox[at] = { ...entry, attempts: entry.attempts + 1, lastError: sent.failure.reason }
               blocked.add(entry.target)
+              retryAfter(entry.target, now, entry.attempts + 1, sent.failure.retryAfterMs)
             }
           }
+          for (const target of due.keys()) if (!outbox.some((e) => e.target === target)) due.delete(target)
           if (outbox.length === 0) outboxNonEmpty.closeUnsafe()
-          return progressed
         })
 
-      const rounds = { failed: 0 }
+      /** Until the next target is due: at most one first retry delay (new messages are due then). */
+      const nextRoundIn = (policy: OutboxPolicy) =>
+        Effect.map(Clock.currentTimeMillis, (now) => {
+          const first = outbox.reduce((min, e) => Math.min(min, due.get(e.target) ?? now), Number.POSITIVE_INFINITY)
+          return Math.max(0, Math.min(first - now, Duration.toMillis(policy.retryEvery)))
+        })
+
       // A stop lets the round in flight finish its current send, so a message that went out is
       // never also kept for the next start (and sent twice); an idle loop just ends.
       const stop = { requested: false, inRound: false }
@@ -205,20 +229,17 @@ export class Router extends Context.Service<Router, {
         : yield* Effect.gen(function*() {
           while (!stop.requested) {
             yield* outboxNonEmpty.await
-            yield* Effect.sleep(outboxDelayMs(outboxPolicy, rounds.failed))
+            yield* Effect.sleep(yield* nextRoundIn(outboxPolicy))
             if (stop.requested) return
             stop.inRound = true
-            const progressed = yield* flushOnce(outboxPolicy).pipe(
+            yield* flushOnce(outboxPolicy).pipe(
               Effect.catchCause((cause) =>
-                Cause.hasInterruptsOnly(cause)
-                  ? Effect.failCause(cause)
-                  : Effect.logError("outbox round failed", cause).pipe(Effect.as(false))
+                Cause.hasInterruptsOnly(cause) ? Effect.failCause(cause) : Effect.logError("outbox round failed", cause)
               ),
               Effect.ensuring(Effect.sync(() => {
                 stop.inRound = false
               }))
             )
-            rounds.failed = progressed || outbox.length === 0 ? 0 : rounds.failed + 1
           }
         }).pipe(Effect.forkScoped)
       const stopOutbox = Effect.suspend(() => {
@@ -264,7 +285,7 @@ export class Router extends Context.Service<Router, {
           if (sent._tag === "Failure") {
             const e = sent.failure
             if (outboxPolicy !== undefined && !e.permanent) {
-              yield* keep(fresh(e.reason))
+              yield* keep(fresh(e.reason), e.retryAfterMs)
               yield* Effect.logWarning(`${e.message}; kept in the outbox, retrying in the background`).pipe(
                 Effect.annotateLogs({ target })
               )
@@ -296,7 +317,9 @@ export class Router extends Context.Service<Router, {
         }
       })
       const restoreOutbox = (entries: ReadonlyArray<OutboxEntry>) =>
-        Effect.sync(() => {
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          for (const e of entries) if (!due.has(e.target)) retryAfter(e.target, now, 0)
           outbox.push(...entries)
           if (outbox.length > 0) outboxNonEmpty.openUnsafe()
         })
