@@ -195,6 +195,21 @@ describe("Router outbox", () => {
       assert.strictEqual((yield* router.stats).outbox.waiting, 1)
     }))
 
+  it.effect("a question that expired while waiting in the outbox is dropped, not sent late", () =>
+    Effect.gen(function*() {
+      const router = yield* Router.make({ attempts: 1, baseDelayMs: 0 }, policy)
+      const channel = yield* outage
+      yield* router.register(channel.sender)
+      const question = { id: "q-1", options: ["yes", "no"] }
+      yield* router.deliver("telegram:1", { kind: "ask", text: "Deploy?", question, expiresAt: 120_000 })
+      yield* router.deliver("telegram:1", { kind: "reply", text: "no answer, so I did not deploy" })
+      yield* TestClock.adjust("2 minutes")
+      channel.state.up = true
+      yield* TestClock.adjust("5 minutes")
+      assert.deepStrictEqual(yield* Ref.get(channel.delivered), ["telegram:1 no answer, so I did not deploy"])
+      assert.strictEqual((yield* router.stats).outbox.waiting, 0)
+    }))
+
   it.effect("notify tells the model when its message is only queued, so it does not claim it was sent", () =>
     Effect.gen(function*() {
       const router = yield* Router.make({ attempts: 1, baseDelayMs: 0 }, policy)

@@ -37,6 +37,8 @@ export interface Outbound {
   readonly text: string
   readonly requestId?: string | undefined
   readonly question?: { readonly id: string; readonly options: ReadonlyArray<string> } | undefined
+  /** Worthless after this time (ms): a question nobody can answer any more. Not sent from the outbox after it. */
+  readonly expiresAt?: number | undefined
 }
 
 /** The agent's reply to a turn; the silent token means "nothing to say". */

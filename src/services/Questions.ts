@@ -1,7 +1,7 @@
 // Multiple-choice questions the agent asks a chat (`ask` tool) and their answers. One pending
 // question per source. Interface first; the agent work implements the layer.
 import { randomUUID } from "node:crypto"
-import { Clock, Context, Deferred, Effect, Layer, Option, Schema } from "effect"
+import { Clock, Context, Deferred, Duration, Effect, Layer, Option, Schema } from "effect"
 import { formatQuestion, matchAnswer } from "../ai/askFormat.ts"
 import { CurrentRequest } from "./CurrentRequest.ts"
 import { GatewayConfig } from "./GatewayConfig.ts"
@@ -49,6 +49,7 @@ export class Questions extends Context.Service<Questions, {
         readonly done: Deferred.Deferred<AskOutcome>
       }
       const bySource = new Map<string, Entry>()
+      const timeoutMs = Duration.toMillis(Duration.fromInputUnsafe(options.timeout))
       const byId = new Map<string, Entry>()
 
       const ask = Effect.fn("questions.ask")(function*(source: string, question: string, choices: ReadonlyArray<string>) {
@@ -77,7 +78,8 @@ export class Questions extends Context.Service<Questions, {
             kind: "ask",
             text: formatQuestion(question, choices),
             requestId: current?.id,
-            question: { id: pending.id, options: choices }
+            question: { id: pending.id, options: choices },
+            expiresAt: pending.askedAt + timeoutMs
           }, { explicit: current !== undefined && current.source !== source }).pipe(Effect.result)
           if (delivered._tag === "Failure") {
             yield* Effect.logWarning("could not deliver a question").pipe(

@@ -24,7 +24,8 @@ const OutboxLine = Schema.Struct({
     kind: OutboundKind,
     text: Schema.String,
     requestId: Schema.optional(Schema.String),
-    question: Schema.optional(Schema.Struct({ id: Schema.String, options: Schema.Array(Schema.String) }))
+    question: Schema.optional(Schema.Struct({ id: Schema.String, options: Schema.Array(Schema.String) })),
+    expiresAt: Schema.optional(Schema.Number)
   }),
   since: Schema.Number,
   attempts: Schema.Number,

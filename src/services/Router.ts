@@ -175,6 +175,12 @@ export class Router extends Context.Service<Router, {
               const at = outbox.indexOf(entry)
               if (at >= 0) outbox.splice(at, 1)
             }
+            if (entry.message.expiresAt !== undefined && now > entry.message.expiresAt) {
+              // A question whose answer nobody waits for any more: sending it now would only confuse.
+              remove()
+              yield* Effect.logInfo(`outbox: dropped an expired ${entry.message.kind} for ${entry.target}`)
+              continue
+            }
             if (now - entry.since > Duration.toMillis(policy.maxAge)) {
               remove()
               yield* giveUp(entry, `still failing after ${Duration.format(policy.maxAge)} (${entry.lastError})`)
