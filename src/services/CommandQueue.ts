@@ -49,6 +49,12 @@ export class CommandQueue extends Context.Service<CommandQueue, {
   readonly offer: (request: Inbound, onAccept?: Effect.Effect<void>) => Effect.Effect<OfferResult, QueueFull>
   /** The next item by effective priority; waits while the queue is empty. */
   readonly take: Effect.Effect<QueuedItem>
+  /**
+   * Whether `id` was seen within the dedupe window (counted as a duplicate when it was). For
+   * requests answered without the queue (control commands, answers), which `remember` records.
+   */
+  readonly isDuplicate: (id: string) => Effect.Effect<boolean>
+  readonly remember: (id: string) => Effect.Effect<void>
   /** Return a taken item that will not be handled (shutdown): it goes back to the head of its lane. */
   readonly putBack: (item: QueuedItem) => Effect.Effect<void>
   /** The item's reply was handed to the Router: a durable queue forgets it now. */
@@ -83,15 +89,29 @@ export class CommandQueue extends Context.Service<CommandQueue, {
           return head === undefined ? [] : [{ p, head, rank: effectiveRank(p, now - head.enqueuedAt, agingMs) }]
         }).sort((a, b) => a.rank - b.rank || a.head.seq - b.head.seq)
 
+      const isDuplicate = (id: string) =>
+        Effect.gen(function*() {
+          forgetExpired(yield* Clock.currentTimeMillis)
+          if (!seen.has(id)) return false
+          counters.duplicates++
+          yield* Metric.update(queueDuplicates, 1)
+          return true
+        })
+
+      const rememberAt = (id: string, now: number) => {
+        seen.delete(id)
+        seen.set(id, now + windowMs)
+        for (const [old] of seen) {
+          if (seen.size <= (options.dedupeMax ?? DEFAULT_DEDUPE_MAX)) break
+          seen.delete(old)
+        }
+      }
+      const remember = (id: string) => Effect.map(Clock.currentTimeMillis, (now) => rememberAt(id, now))
+
       const offer = (request: Inbound, onAccept: Effect.Effect<void> = Effect.void) =>
         Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
-          forgetExpired(now)
-          if (seen.has(request.id)) {
-            counters.duplicates++
-            yield* Metric.update(queueDuplicates, 1)
-            return { _tag: "Duplicate", id: request.id } as const
-          }
+          if (yield* isDuplicate(request.id)) return { _tag: "Duplicate", id: request.id } as const
           if (depth() >= options.cap) {
             counters.refused++
             yield* Metric.update(queueRefused, 1)
@@ -99,12 +119,7 @@ export class CommandQueue extends Context.Service<CommandQueue, {
           }
           const item: QueuedItem = { request, seq: counters.seq++, enqueuedAt: now }
           yield* onAccept
-          seen.delete(request.id)
-          seen.set(request.id, now + windowMs)
-          for (const [id] of seen) {
-            if (seen.size <= (options.dedupeMax ?? DEFAULT_DEDUPE_MAX)) break
-            seen.delete(id)
-          }
+          rememberAt(request.id, now)
           lanes[request.priority].push(item)
           counters.accepted++
           yield* Metric.update(queueDepth, depth())
@@ -172,7 +187,7 @@ export class CommandQueue extends Context.Service<CommandQueue, {
         }
       })
 
-      return CommandQueue.of({ offer, take, putBack, complete: () => Effect.void, pending, stats })
+      return CommandQueue.of({ offer, isDuplicate, remember, take, putBack, complete: () => Effect.void, pending, stats })
     })
 
   /** In-memory queue configured from GatewayConfig. */

@@ -50,6 +50,7 @@ export class Intake extends Context.Service<Intake, {
 
       const answer = (request: Inbound, text: string) =>
         Effect.gen(function*() {
+          yield* queue.remember(request.id)
           yield* requests.queued(request)
           yield* requests.done(request.id, text)
           yield* router.deliver(request.source, { kind: "reply", text, requestId: request.id }).pipe(Effect.ignore)
@@ -57,9 +58,9 @@ export class Intake extends Context.Service<Intake, {
         })
 
       const submit = Effect.fn("inbound")(function*(s: Submission) {
-        // An id already answered or waiting is a repeat, whatever it says: control commands and
-        // answers never reach the queue's dedupe, and must not overwrite an earlier request's record.
-        if ((yield* requests.get(s.id)) !== undefined) return { _tag: "Duplicate", id: s.id } as const
+        // An id seen within the dedupe window is a repeat, whatever it says: control commands and
+        // answers do not go through the queue, so they are checked (and remembered) here too.
+        if (yield* queue.isDuplicate(s.id)) return { _tag: "Duplicate", id: s.id } as const
         const control = parseControl(s.text)
         const priority: Priority = control !== undefined ? "command" : s.priority ?? "human"
         const span = yield* Effect.currentSpan.pipe(Effect.option)
@@ -79,6 +80,7 @@ export class Intake extends Context.Service<Intake, {
           const stopped = yield* dispatcher.abort(s.source)
           // The aborted turn answers for itself ("Stopped."); only say something when nothing ran.
           if (stopped) {
+            yield* queue.remember(request.id)
             yield* requests.queued(request)
             yield* requests.done(request.id, "Stopped the running turn.")
             return { _tag: "Answered", id: request.id, reply: "Stopped the running turn." } as const
