@@ -67,10 +67,11 @@ export class Questions extends Context.Service<Questions, {
         const entry: Entry = { pending, done: yield* Deferred.make<AskOutcome>() }
         yield* Effect.annotateCurrentSpan({ "switchboard.target": source, "switchboard.question_id": pending.id })
         const current = yield* CurrentRequest
+        // However the ask ends (answer, timeout, /stop), a copy still waiting in the outbox is void.
         const forget = Effect.sync(() => {
           if (bySource.get(source) === entry) bySource.delete(source)
           byId.delete(pending.id)
-        })
+        }).pipe(Effect.andThen(router.withdrawQuestion(pending.id)))
         return yield* Effect.gen(function*() {
           bySource.set(source, entry)
           byId.set(pending.id, entry)

@@ -86,6 +86,8 @@ export class Router extends Context.Service<Router, {
   readonly restoreOutbox: (entries: ReadonlyArray<OutboxEntry>) => Effect.Effect<void>
   /** Stop re-sending the outbox (daemon stop), so a snapshot of it is not also being sent. */
   readonly stopOutbox: Effect.Effect<void>
+  /** Take a question out of the outbox: nobody waits for its answer any more. */
+  readonly withdrawQuestion: (questionId: string) => Effect.Effect<void>
 }>()("switchboard/Router") {
   static readonly make = (retry: RetryPolicy, outboxPolicy: OutboxPolicy | undefined = undefined) =>
     Effect.gen(function*() {
@@ -322,14 +324,30 @@ export class Router extends Context.Service<Router, {
           }
         }
       })
-      const restoreOutbox = (entries: ReadonlyArray<OutboxEntry>) =>
+      const restoreOutbox = (restored: ReadonlyArray<OutboxEntry>) =>
         Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
+          // Questions do not survive a restart (their turn is gone): their messages are not sent.
+          const entries = restored.filter((e) => e.message.question === undefined)
           for (const e of entries) if (!due.has(e.target)) retryAfter(e.target, now, 0)
           outbox.push(...entries)
           if (outbox.length > 0) outboxNonEmpty.openUnsafe()
         })
-      return Router.of({ register, deliver, stats, outbox: Effect.sync(() => [...outbox]), restoreOutbox, stopOutbox })
+      const withdrawQuestion = (questionId: string) =>
+        Effect.sync(() => {
+          for (let i = outbox.length - 1; i >= 0; i--) {
+            if (outbox[i]!.message.question?.id === questionId) outbox.splice(i, 1)
+          }
+        })
+      return Router.of({
+        register,
+        deliver,
+        stats,
+        outbox: Effect.sync(() => [...outbox]),
+        restoreOutbox,
+        stopOutbox,
+        withdrawQuestion
+      })
     })
 
   /** With the outbox (default policy). */
