@@ -136,19 +136,29 @@ const chat = Command.make(
         const poll = pollOnce.pipe(Effect.catch(recover), Effect.forever)
         const poller = yield* Effect.forkChild(poll)
         yield* Console.error(`connected to ${client.url} as ${flags.source}; type a message, Ctrl-D to quit`)
-        // A line typed while the daemon is away is sent once it is back. Its own idempotency key
-        // makes a retry after a lost answer a duplicate, not a second message.
+        // A line typed while the daemon is away is sent once it is back; one refused because the
+        // queue is full is sent again a little later. Its own idempotency key makes a retry after a
+        // lost answer a duplicate, not a second message.
+        type Accepted = { id: string; status?: string }
         const send = (text: string) => {
           const body = { text, source: flags.source, id: randomUUID() }
-          const attempt: Effect.Effect<{ id: string; status?: string }, ClientError> = client.postJson<{ id: string; status?: string }>(
-            "/v1/messages",
-            body
-          ).pipe(
-            Effect.catch((error): Effect.Effect<{ id: string; status?: string }, ClientError> =>
-              error._tag === "GatewayUnreachable" || (error._tag === "GatewayRefused" && error.status === 503)
-                ? lostContact(error).pipe(Effect.andThen(Effect.sleep("1 second")), Effect.andThen(Effect.suspend(() => attempt)))
-                : Effect.fail(error)
-            )
+          const attempt: Effect.Effect<Accepted, ClientError> = client.postJson<Accepted>("/v1/messages", body).pipe(
+            Effect.tap(() =>
+              lost.reason === undefined ? Effect.void : Effect.sync(() => {
+                lost.reason = undefined
+              }).pipe(Effect.andThen(Console.error("reconnected")))
+            ),
+            Effect.catch((error): Effect.Effect<Accepted, ClientError> => {
+              const retryIn = (delay: Duration.Input, notice: Effect.Effect<void>) =>
+                notice.pipe(Effect.andThen(Effect.sleep(delay)), Effect.andThen(Effect.suspend(() => attempt)))
+              if (error._tag === "GatewayUnreachable" || (error.status === 503 && error.code === "shutting_down")) {
+                return retryIn("1 second", lostContact(error))
+              }
+              if (error.status === 503 && error.code === "queue_full") {
+                return retryIn("5 seconds", Console.error("switchboard's queue is full; sending that again in 5 s"))
+              }
+              return Effect.fail(error)
+            })
           )
           return attempt
         }
