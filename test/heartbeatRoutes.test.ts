@@ -93,12 +93,12 @@ describe("heartbeat HTTP routes", () => {
     withApp((call) =>
       Effect.gen(function*() {
         const quiet = yield* Effect.promise(() =>
-          call("POST", "/v1/system-events", { sessionKey: "telegram:222", text: "noted", wake: false })
+          call("POST", "/v1/system-events", { sessionKey: "http:ops", text: "noted", wake: false })
         )
         assert.strictEqual(quiet.status, 202)
         assert.strictEqual(quiet.body.pending, 1)
         const repeat = yield* Effect.promise(() =>
-          call("POST", "/v1/system-events", { sessionKey: "telegram:222", text: "noted", wake: false })
+          call("POST", "/v1/system-events", { sessionKey: "http:ops", text: "noted", wake: false })
         )
         assert.strictEqual(repeat.body.pending, 1, "a consecutive duplicate is skipped")
         assert.isDefined(repeat.body.skipped)
@@ -112,6 +112,12 @@ describe("heartbeat HTTP routes", () => {
           assert.strictEqual(res.status, 400, JSON.stringify(bad))
           assert.strictEqual(res.body.error.code, "invalid_body")
         }
+        // Telegram is off here: its chats cannot be reached, so an event for one is refused, not lost.
+        const unreachable = yield* Effect.promise(() =>
+          call("POST", "/v1/system-events", { sessionKey: "telegram:222", text: "deploy done" })
+        )
+        assert.strictEqual(unreachable.status, 400)
+        assert.strictEqual(unreachable.body.error.code, "unknown_channel")
         const unauth = yield* Effect.promise(() =>
           call("POST", "/v1/system-events", { sessionKey: "http:a", text: "x" }, { auth: false })
         )

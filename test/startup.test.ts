@@ -1,5 +1,7 @@
 // Turning configuration into values and start-up failures into one printable line. Pure.
 import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { reloadHeartbeatSettings } from "../src/heartbeat/loadSettings.ts"
 import { configFileValue, shownValue } from "../src/layers/startup.ts"
 
 describe("start-up configuration", () => {
@@ -21,4 +23,11 @@ describe("start-up configuration", () => {
     assert.strictEqual(configFileValue([111, 222]), "111,222")
     assert.isNull(configFileValue([{ id: 1 }]))
   })
+
+  it.effect("a reload with a bad variable names it once, plainly", () =>
+    Effect.gen(function*() {
+      const error = yield* reloadHeartbeatSettings({ SWITCHBOARD_HEARTBEAT_EVERY: "soon" }).pipe(Effect.flip)
+      assert.strictEqual(error.variable, "SWITCHBOARD_HEARTBEAT_EVERY")
+      assert.match(error.message, /^SWITCHBOARD_HEARTBEAT_EVERY: .*\(got "soon"\)$/)
+    }))
 })

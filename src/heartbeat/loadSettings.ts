@@ -27,7 +27,11 @@ export const readSettingsSync = (env: Env): GatewaySettings | string => {
 export const reloadHeartbeatSettings = (env: Env) =>
   Effect.suspend(() => {
     const settings = readSettingsSync(env)
-    return typeof settings === "string"
-      ? Effect.fail(new HeartbeatSettingsInvalid({ variable: "configuration", expected: settings }))
-      : Effect.succeed(settings.heartbeat)
+    if (typeof settings !== "string") return Effect.succeed(settings.heartbeat)
+    // "invalid configuration: VAR: what is expected" → the variable and what it expects.
+    const m = /^invalid configuration: ([A-Z0-9_]+): (.*)$/s.exec(settings)
+    return Effect.fail(
+      m ? new HeartbeatSettingsInvalid({ variable: m[1]!, expected: m[2]! })
+        : new HeartbeatSettingsInvalid({ variable: "configuration", expected: settings })
+    )
   })

@@ -2,9 +2,11 @@
 // POST /v1/admin/reload (re-read the heartbeat settings and replace the runner in place).
 import { Effect, Layer, Schema } from "effect"
 import { Source } from "../domain/model.ts"
+import { channelOf } from "../domain/source.ts"
 import { describeSettings } from "../heartbeat/settings.ts"
 import { HeartbeatRunner } from "../services/HeartbeatRunner.ts"
 import { HeartbeatWake } from "../services/HeartbeatWake.ts"
+import { Router } from "../services/Router.ts"
 import { SystemEvents } from "../services/SystemEvents.ts"
 import { ApiError, jsonBody, route } from "./api.ts"
 
@@ -27,6 +29,16 @@ const PostSystemEvent = route("POST", "/v1/system-events", Effect.gen(function*(
   const body = yield* jsonBody(SystemEventBody)
   if (body.text.trim().length === 0) {
     return yield* new ApiError({ status: 400, code: "invalid_body", message: "text must not be blank" })
+  }
+  // An event for a chat no channel can reach would be relayed into the void (and consumed).
+  const channels = (yield* (yield* Router).stats).channels
+  const channel = channelOf(body.sessionKey) ?? ""
+  if (!channels.includes(channel)) {
+    return yield* new ApiError({
+      status: 400,
+      code: "unknown_channel",
+      message: `no running channel delivers to ${body.sessionKey} (running: ${channels.join(", ")})`
+    })
   }
   const events = yield* SystemEvents
   // Text from an API client is data from outside: the model sees it labelled untrusted.
