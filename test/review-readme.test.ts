@@ -1,5 +1,6 @@
-// Failing tests from the README truth check and the review of 95267b0..HEAD. Each `it` is one bug;
-// the comment above it names file:line and what is wrong; the name says what a user should observe.
+// Regression tests from the README truth check and the review of 95267b0..a1c12f0. Each one failed
+// against the code as reviewed; the comment above a test describes the bug it caught (in the past
+// state of the code) and the test name says what a user observes now.
 import { spawn } from "node:child_process"
 import { afterEach } from "vitest"
 import { assert, describe, it } from "@effect/vitest"
