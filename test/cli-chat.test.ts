@@ -1,48 +1,7 @@
 // `switchboard chat` as a person uses it: type a message, see the agent's question arrive as a
 // numbered list, type the number, see the agent's answer — against the built daemon.
-import { spawn } from "node:child_process"
-import { createServer } from "node:net"
 import { afterEach, describe, expect, it } from "vitest"
-import { CLI, ROOT, startDaemon } from "./support/daemon.ts"
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as { port: number }).port
-      server.close(() => resolve(port))
-    })
-  })
-
-/** The chat CLI as a child process, with waits on what it prints. */
-const startChat = (url: string, source: string) => {
-  const chat = spawn(process.execPath, [CLI, "chat", "--as", source], {
-    cwd: ROOT,
-    env: { PATH: process.env["PATH"] ?? "", SWITCHBOARD_URL: url },
-    stdio: ["pipe", "pipe", "pipe"]
-  })
-  const output = { out: "", err: "" }
-  const waiters: Array<() => void> = []
-  const wake = () => {
-    for (const w of waiters.splice(0)) w()
-  }
-  chat.stdout.on("data", (c: Buffer) => {
-    output.out += c.toString("utf8")
-    wake()
-  })
-  chat.stderr.on("data", (c: Buffer) => {
-    output.err += c.toString("utf8")
-    wake()
-  })
-  const seen = (text: string, stream: "out" | "err" = "out") =>
-    new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`never printed ${JSON.stringify(text)}; got:\n${output.out}\n${output.err}`)), 15_000)
-      const check = () => (output[stream].includes(text) ? (clearTimeout(timer), resolve()) : waiters.push(check))
-      check()
-    })
-  const exited = new Promise<number | null>((resolve) => chat.on("exit", (code) => resolve(code)))
-  return { chat, output, seen, exited }
-}
+import { freePort, startChat, startDaemon } from "./support/daemon.ts"
 import { startFakeChatCompletions } from "./support/fakeChatCompletions.ts"
 
 const cleanup: Array<() => Promise<unknown>> = []
@@ -67,30 +26,13 @@ describe("switchboard chat", () => {
     })
     cleanup.push(() => daemon.stop())
 
-    const chat = spawn(process.execPath, [CLI, "chat", "--as", "cli:tester"], {
-      cwd: ROOT,
-      env: { PATH: process.env["PATH"] ?? "", SWITCHBOARD_URL: daemon.url },
-      stdio: ["pipe", "pipe", "pipe"]
-    })
+    const { chat, output, seen, exited } = startChat(daemon.url, "cli:tester")
     cleanup.push(async () => chat.kill())
-    let out = ""
-    const waiters: Array<() => void> = []
-    chat.stdout.on("data", (c: Buffer) => {
-      out += c.toString("utf8")
-      for (const w of waiters.splice(0)) w()
-    })
-    const seen = (text: string) =>
-      new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`never printed ${JSON.stringify(text)}; got:\n${out}`)), 15_000)
-        const check = () => (out.includes(text) ? (clearTimeout(timer), resolve()) : waiters.push(check))
-        check()
-      })
-    const exited = new Promise<number | null>((resolve) => chat.on("exit", (code) => resolve(code)))
 
     chat.stdin.write("deploy please\n")
     await seen("Where to?")
-    expect(out).toMatch(/1\. production/)
-    expect(out).toMatch(/2\. staging/)
+    expect(output.out).toMatch(/1\. production/)
+    expect(output.out).toMatch(/2\. staging/)
     chat.stdin.write("2\n")
     await seen("Deploying to staging.")
     chat.stdin.end()

@@ -1,39 +1,15 @@
 // A graceful stop keeps what is still queued and the next start answers it: a restart (deploy,
 // systemd) loses nothing that was accepted. The daemon's own services, TestClock for the grace.
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { existsSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Deferred, Effect, Exit, Fiber, Layer, Ref, Scope } from "effect"
+import { Deferred, Effect, Exit, Fiber, Ref, Scope } from "effect"
 import { DeliveryFailed } from "../src/domain/errors.ts"
 import { TestClock } from "effect/testing"
-import { Inbox } from "../src/services/Inbox.ts"
-import { Intake } from "../src/services/Intake.ts"
-import { parseSpill, QueueSpill } from "../src/services/QueueSpill.ts"
-import { RequestLog } from "../src/services/RequestLog.ts"
-import { Router } from "../src/services/Router.ts"
-import { Session } from "../src/services/Session.ts"
-import { gateway, scriptedSession } from "./support/harness.ts"
+import type { Inbox } from "../src/services/Inbox.ts"
+import { parseSpill } from "../src/services/QueueSpill.ts"
+import { daemonLife, scriptedSession, tempStateDir } from "./support/harness.ts"
 
-const tempDir = Effect.acquireRelease(
-  Effect.sync(() => mkdtempSync(join(tmpdir(), "switchboard-spill-"))),
-  (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
-)
-
-/** One daemon life: the graph with QueueSpill on the state dir, in its own scope. */
-const start = <E, R>(session: Layer.Layer<Session, E, R>, stateDir: string) =>
-  Effect.gen(function*() {
-    const scope = yield* Scope.make()
-    const layer = QueueSpill.layer.pipe(Layer.provideMerge(gateway(session, (s) => ({ ...s, stateDir }))))
-    const context = yield* Layer.buildWithScope(layer, scope)
-    return {
-      scope,
-      router: Context.get(context, Router),
-      intake: Context.get(context, Intake),
-      inbox: Context.get(context, Inbox),
-      requests: Context.get(context, RequestLog)
-    }
-  })
 
 const texts = (inbox: Inbox["Service"], source: string) =>
   Effect.map(inbox.read(source, 0, 0), (page) => page.messages.map((m) => [m.kind, m.text]))
@@ -41,7 +17,7 @@ const texts = (inbox: Inbox["Service"], source: string) =>
 describe("queue kept across a graceful restart", () => {
   it.effect("messages still queued at a stop are answered after the restart, in order", () =>
     Effect.gen(function*() {
-      const dir = yield* tempDir
+      const dir = yield* tempStateDir
       const started = yield* Deferred.make<void>()
       // First life: the first turn never ends, so everything behind it is still queued at the stop.
       const stuck = yield* scriptedSession((request) =>
@@ -49,7 +25,7 @@ describe("queue kept across a graceful restart", () => {
           ? Deferred.succeed(started, undefined).pipe(Effect.andThen(Effect.never))
           : Effect.succeed(`first life: ${request.text}`)
       )
-      const first = yield* start(stuck.layer, dir)
+      const first = yield* daemonLife(stuck.layer, dir)
       yield* first.intake.submit({ id: "a", source: "http:a", text: "long job" })
       yield* Deferred.await(started)
       yield* first.intake.submit({ id: "b1", source: "http:b", text: "one" })
@@ -63,7 +39,7 @@ describe("queue kept across a graceful restart", () => {
 
       // Second life: the kept messages are queued again and answered, in their order.
       const fresh = yield* scriptedSession((request) => Effect.succeed(`second life: ${request.text}`))
-      const second = yield* start(fresh.layer, dir)
+      const second = yield* daemonLife(fresh.layer, dir)
       for (const id of ["b1", "c", "b2"]) {
         const record = yield* second.requests.await(id, 60_000)
         assert.strictEqual(record?.status, "done", `request ${id}`)
@@ -78,7 +54,7 @@ describe("queue kept across a graceful restart", () => {
 
   it.effect("a turn that finishes during the stop: the message the loop takes next is kept, not lost", () =>
     Effect.gen(function*() {
-      const dir = yield* tempDir
+      const dir = yield* tempStateDir
       const started = yield* Deferred.make<void>()
       const release = yield* Deferred.make<void>()
       const session = yield* scriptedSession((request) =>
@@ -86,7 +62,7 @@ describe("queue kept across a graceful restart", () => {
           ? Deferred.succeed(started, undefined).pipe(Effect.andThen(Deferred.await(release)), Effect.as("finished"))
           : Effect.succeed(`answer to ${request.text}`)
       )
-      const first = yield* start(session.layer, dir)
+      const first = yield* daemonLife(session.layer, dir)
       yield* first.intake.submit({ id: "a", source: "http:a", text: "long job" })
       yield* Deferred.await(started)
       yield* first.intake.submit({ id: "b", source: "http:b", text: "next in line" })
@@ -97,7 +73,7 @@ describe("queue kept across a graceful restart", () => {
       assert.deepStrictEqual(yield* texts(first.inbox, "http:a"), [["reply", "finished"]])
       assert.deepStrictEqual((yield* Ref.get(session.probe.prompts)).map((r) => r.id), ["a"])
 
-      const second = yield* start(session.layer, dir)
+      const second = yield* daemonLife(session.layer, dir)
       assert.strictEqual((yield* second.requests.await("b", 60_000))?.status, "done")
       assert.deepStrictEqual(yield* texts(second.inbox, "http:b"), [["reply", "answer to next in line"]])
       yield* Scope.close(second.scope, Exit.void)
@@ -105,14 +81,14 @@ describe("queue kept across a graceful restart", () => {
 
   it.effect("a damaged kept queue: good entries are answered, bad ones are reported, the daemon starts", () =>
     Effect.gen(function*() {
-      const dir = yield* tempDir
+      const dir = yield* tempStateDir
       const good = { id: "ok", source: "http:a", text: "still here", priority: "human", receivedAt: 1 }
       writeFileSync(
         join(dir, "pending.jsonl"),
         [JSON.stringify(good), "{\"id\":\"torn\",\"sou", JSON.stringify({ ...good, id: "bad", source: "no colon" })].join("\n")
       )
       const echo = yield* scriptedSession((request) => Effect.succeed(`got ${request.text}`))
-      const life = yield* start(echo.layer, dir)
+      const life = yield* daemonLife(echo.layer, dir)
       assert.strictEqual((yield* life.requests.await("ok", 60_000))?.status, "done")
       assert.deepStrictEqual((yield* Ref.get(echo.probe.prompts)).map((r) => r.id), ["ok"])
       yield* Scope.close(life.scope, Exit.void)
@@ -120,9 +96,9 @@ describe("queue kept across a graceful restart", () => {
 
   it.effect("a reply its channel could not take before the stop is delivered after the restart", () =>
     Effect.gen(function*() {
-      const dir = yield* tempDir
+      const dir = yield* tempStateDir
       const echo = yield* scriptedSession((request) => Effect.succeed(`got ${request.text}`))
-      const first = yield* start(echo.layer, dir)
+      const first = yield* daemonLife(echo.layer, dir)
       const down = new DeliveryFailed({ target: "tg:1", reason: "502 Bad Gateway", permanent: false })
       yield* first.router.register({ channel: "tg", send: () => Effect.fail(down) }).pipe(Scope.provide(first.scope))
       const delivering = yield* Effect.forkChild(first.router.deliver("tg:1", { kind: "notify", text: "your build finished" }))
@@ -132,7 +108,7 @@ describe("queue kept across a graceful restart", () => {
       yield* Scope.close(first.scope, Exit.void)
       assert.isTrue(existsSync(join(dir, "outbox.jsonl")))
 
-      const second = yield* start(echo.layer, dir)
+      const second = yield* daemonLife(echo.layer, dir)
       const delivered = yield* Ref.make<ReadonlyArray<string>>([])
       yield* second.router.register({
         channel: "tg",
@@ -154,9 +130,9 @@ describe("queue kept across a graceful restart", () => {
 
   it.effect("a stop with nothing queued leaves no file", () =>
     Effect.gen(function*() {
-      const dir = yield* tempDir
+      const dir = yield* tempStateDir
       const echo = yield* scriptedSession((request) => Effect.succeed(`got ${request.text}`))
-      const life = yield* start(echo.layer, dir)
+      const life = yield* daemonLife(echo.layer, dir)
       yield* life.intake.submit({ id: "a", source: "http:a", text: "hi" })
       yield* life.requests.await("a", 60_000)
       yield* Scope.close(life.scope, Exit.void)

@@ -2,44 +2,16 @@
 // QueueSpill, Dispatcher stop, chat reconnect. Each one failed against the code as reviewed; the
 // comment above a test describes the bug it caught (in the past state of the code) and the test
 // name says what a user observes now.
-import { existsSync, mkdtempSync, rmSync } from "node:fs"
-import { spawn } from "node:child_process"
-import { createServer } from "node:net"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { afterEach } from "vitest"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Deferred, Effect, Exit, Fiber, Layer, Ref, Scope } from "effect"
+import { Deferred, Effect, Exit, Fiber, Ref, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import { DeliveryFailed } from "../src/domain/errors.ts"
 import type { Outbound } from "../src/domain/model.ts"
-import { Intake } from "../src/services/Intake.ts"
-import { QueueSpill } from "../src/services/QueueSpill.ts"
-import { RequestLog } from "../src/services/RequestLog.ts"
-import { Router } from "../src/services/Router.ts"
-import type { Session } from "../src/services/Session.ts"
-import { CLI, ROOT, startDaemon } from "./support/daemon.ts"
+import { freePort, startChat, startDaemon } from "./support/daemon.ts"
 import { startFakeChatCompletions } from "./support/fakeChatCompletions.ts"
-import { gateway, scriptedSession, until } from "./support/harness.ts"
+import { daemonLife, scriptedSession, tempStateDir, until } from "./support/harness.ts"
 
-const tempDir = Effect.acquireRelease(
-  Effect.sync(() => mkdtempSync(join(tmpdir(), "switchboard-review-today-"))),
-  (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
-)
-
-/** One daemon life, as in test/queueSpill.test.ts: the graph with QueueSpill on the state dir. */
-const start = <E, R>(session: Layer.Layer<Session, E, R>, stateDir: string) =>
-  Effect.gen(function*() {
-    const scope = yield* Scope.make()
-    const layer = QueueSpill.layer.pipe(Layer.provideMerge(gateway(session, (s) => ({ ...s, stateDir }))))
-    const context = yield* Layer.buildWithScope(layer, scope)
-    return {
-      scope,
-      router: Context.get(context, Router),
-      intake: Context.get(context, Intake),
-      requests: Context.get(context, RequestLog)
-    }
-  })
 
 /** A channel ("tg") whose sends are recorded; `behaviour` decides each send. */
 const recordingChannel = (
@@ -72,9 +44,9 @@ describe("review of today: stop and restart", () => {
   // the running turn finishes, the queue and the outbox are kept.)
   it.effect("a finished turn whose reply is waiting out a retry-after at the stop is delivered after the restart", () =>
     Effect.gen(function*() {
-      const dir = yield* tempDir
+      const dir = yield* tempStateDir
       const session = yield* scriptedSession((request) => Effect.succeed(`answer to ${request.text}`))
-      const first = yield* start(session.layer, dir)
+      const first = yield* daemonLife(session.layer, dir)
       const channels1 = yield* Scope.make()
       const limited = yield* recordingChannel((n, target) =>
         n === 1
@@ -92,7 +64,7 @@ describe("review of today: stop and restart", () => {
       assert.deepStrictEqual(yield* Ref.get(limited.delivered), [], "delivered before the stop after all")
 
       // Second life: the channel works again.
-      const second = yield* start(session.layer, dir)
+      const second = yield* daemonLife(session.layer, dir)
       const channels2 = yield* Scope.make()
       const ok = yield* recordingChannel(() => Effect.void)
       yield* second.router.register(ok.sender).pipe(Scope.provide(channels2))
@@ -112,9 +84,9 @@ describe("review of today: stop and restart", () => {
   // whether or not we wait for its response.
   it.effect("a kept message being re-sent when the stop comes is not sent a second time after the restart", () =>
     Effect.gen(function*() {
-      const dir = yield* tempDir
+      const dir = yield* tempStateDir
       const session = yield* scriptedSession((request) => Effect.succeed(`answer to ${request.text}`))
-      const first = yield* start(session.layer, dir)
+      const first = yield* daemonLife(session.layer, dir)
       const channels1 = yield* Scope.make()
       const onTheWire = yield* Deferred.make<void>()
       const answered = yield* Deferred.make<void>()
@@ -139,7 +111,7 @@ describe("review of today: stop and restart", () => {
       yield* Scope.close(channels1, Exit.void)
       assert.deepStrictEqual(yield* Ref.get(flaky.delivered), ["tg:1: build finished"])
 
-      const second = yield* start(session.layer, dir)
+      const second = yield* daemonLife(session.layer, dir)
       const channels2 = yield* Scope.make()
       const ok = yield* recordingChannel(() => Effect.void)
       yield* second.router.register(ok.sender).pipe(Scope.provide(channels2))
@@ -153,54 +125,6 @@ describe("review of today: stop and restart", () => {
       yield* Scope.close(channels2, Exit.void)
     }))
 })
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as { port: number }).port
-      server.close(() => resolve(port))
-    })
-  })
-
-/** The chat CLI as a child process, with waits on what it prints (as in test/cli-chat.test.ts). */
-const startChat = (url: string, source: string) => {
-  const chat = spawn(process.execPath, [CLI, "chat", "--as", source], {
-    cwd: ROOT,
-    env: { PATH: process.env["PATH"] ?? "", SWITCHBOARD_URL: url },
-    stdio: ["pipe", "pipe", "pipe"]
-  })
-  const output = { out: "", err: "" }
-  const waiters: Array<() => void> = []
-  const wake = () => {
-    for (const w of waiters.splice(0)) w()
-  }
-  chat.stdout.on("data", (c: Buffer) => {
-    output.out += c.toString("utf8")
-    wake()
-  })
-  chat.stderr.on("data", (c: Buffer) => {
-    output.err += c.toString("utf8")
-    wake()
-  })
-  const exited = new Promise<number | null>((resolve) => chat.on("exit", (code) => resolve(code)))
-  const seen = (text: string, stream: "out" | "err" = "out") =>
-    Promise.race([
-      new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new Error(`never printed ${JSON.stringify(text)}; got:\n${output.out}\n${output.err}`)),
-          15_000
-        )
-        const check = () => (output[stream].includes(text) ? (clearTimeout(timer), resolve()) : waiters.push(check))
-        check()
-      }),
-      exited.then((code) => {
-        if (output[stream].includes(text)) return
-        throw new Error(`chat exited (${code}) before printing ${JSON.stringify(text)}:\n${output.out}\n${output.err}`)
-      })
-    ])
-  return { chat, output, seen, exited }
-}
 
 const cleanup: Array<() => Promise<unknown>> = []
 afterEach(async () => {

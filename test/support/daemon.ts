@@ -1,6 +1,7 @@
 // Start the BUILT daemon (dist/main.js) as a child process on a free port and drive it through
 // its contract. `npm test` builds first (pretest). Each daemon gets its own state dir.
 import { type ChildProcess, spawn } from "node:child_process"
+import { createServer } from "node:net"
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -192,4 +193,54 @@ export const eventually = async <A>(check: () => Promise<A | undefined>, timeout
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`)
     await new Promise((r) => setTimeout(r, everyMs))
   }
+}
+
+/** A free TCP port on loopback (restart tests that need the same port twice). */
+export const freePort = () =>
+  new Promise<number>((resolve) => {
+    const server = createServer()
+    server.listen(0, "127.0.0.1", () => {
+      const port = (server.address() as { port: number }).port
+      server.close(() => resolve(port))
+    })
+  })
+
+/** `switchboard chat` as a child process, with waits on what it prints. */
+export const startChat = (url: string, source: string) => {
+  const chat = spawn(process.execPath, [CLI, "chat", "--as", source], {
+    cwd: ROOT,
+    env: { PATH: process.env["PATH"] ?? "", SWITCHBOARD_URL: url },
+    stdio: ["pipe", "pipe", "pipe"]
+  })
+  const output = { out: "", err: "" }
+  const waiters: Array<() => void> = []
+  const wake = () => {
+    for (const w of waiters.splice(0)) w()
+  }
+  chat.stdout.on("data", (c: Buffer) => {
+    output.out += c.toString("utf8")
+    wake()
+  })
+  chat.stderr.on("data", (c: Buffer) => {
+    output.err += c.toString("utf8")
+    wake()
+  })
+  const exited = new Promise<number | null>((resolve) => chat.on("exit", (code) => resolve(code)))
+  /** Resolves once `text` was printed; rejects after 15 s or when the chat exits without it. */
+  const seen = (text: string, stream: "out" | "err" = "out") =>
+    Promise.race([
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`never printed ${JSON.stringify(text)}; got:\n${output.out}\n${output.err}`)),
+          15_000
+        )
+        const check = () => (output[stream].includes(text) ? (clearTimeout(timer), resolve()) : waiters.push(check))
+        check()
+      }),
+      exited.then((code) => {
+        if (output[stream].includes(text)) return
+        throw new Error(`chat exited (${code}) before printing ${JSON.stringify(text)}:\n${output.out}\n${output.err}`)
+      })
+    ])
+  return { chat, output, seen, exited }
 }

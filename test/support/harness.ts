@@ -1,6 +1,9 @@
 // The daemon's own services, in process, with the Session (and settings) swapped for tests.
 // HTTP listens on a random port; `baseUrl` gives the address.
-import { Effect, Layer, Ref, References } from "effect"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Context, Effect, Layer, Ref, References, Scope } from "effect"
 import { HttpServer } from "effect/http"
 import { TurnFailed } from "../../src/domain/errors.ts"
 import type { Inbound } from "../../src/domain/model.ts"
@@ -10,6 +13,10 @@ import { serveHttp } from "../../src/layers/HttpServer.ts"
 import { AgentTools } from "../../src/services/AgentTools.ts"
 import { Dispatcher } from "../../src/services/Dispatcher.ts"
 import { GatewayConfig, type GatewaySettings } from "../../src/services/GatewayConfig.ts"
+import { Inbox } from "../../src/services/Inbox.ts"
+import { Intake } from "../../src/services/Intake.ts"
+import { QueueSpill } from "../../src/services/QueueSpill.ts"
+import { RequestLog } from "../../src/services/RequestLog.ts"
 import { Router } from "../../src/services/Router.ts"
 import { Session } from "../../src/services/Session.ts"
 
@@ -88,4 +95,28 @@ export const until = <R>(cond: Effect.Effect<boolean, never, R>, what: string) =
       yield* Effect.yieldNow
     }
     return yield* Effect.die(new Error(`never happened: ${what}`))
+  })
+
+/** A temporary state dir for the test's scope. */
+export const tempStateDir = Effect.acquireRelease(
+  Effect.sync(() => mkdtempSync(join(tmpdir(), "switchboard-life-"))),
+  (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+)
+
+/**
+ * One daemon life in process: the core graph with QueueSpill on `stateDir`, in its own scope, so
+ * a test can stop it (close the scope) and start the next life on the same state dir.
+ */
+export const daemonLife = <E, R>(session: Layer.Layer<Session, E, R>, stateDir: string) =>
+  Effect.gen(function*() {
+    const scope = yield* Scope.make()
+    const layer = QueueSpill.layer.pipe(Layer.provideMerge(gateway(session, (s) => ({ ...s, stateDir }))))
+    const context = yield* Layer.buildWithScope(layer, scope)
+    return {
+      scope,
+      router: Context.get(context, Router),
+      intake: Context.get(context, Intake),
+      inbox: Context.get(context, Inbox),
+      requests: Context.get(context, RequestLog)
+    }
   })
