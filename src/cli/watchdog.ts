@@ -8,7 +8,7 @@ import { judgeTripwire, readTripwireSync, tripwirePath } from "../heartbeat/trip
 export interface WatchdogResult {
   readonly ok: boolean
   readonly reason: string
-  /** 0 fresh, 1 stale (restart the daemon), 2 cannot judge (configuration unreadable). */
+  /** 0 fresh, 1 stale (restart the daemon), 2 cannot judge (configuration or tripwire unreadable). */
   readonly exitCode: 0 | 1 | 2
 }
 
@@ -16,8 +16,14 @@ export const watchdog = (env: Record<string, string | undefined>, now: number = 
   // The same settings the daemon reads (environment plus SWITCHBOARD_CONFIG_FILE).
   const settings = readSettingsSync(env)
   if (typeof settings === "string") return { ok: false, reason: settings, exitCode: 2 }
+  const read = readTripwireSync(settings.stateDir)
+  // A tripwire we may not read says nothing about the daemon: restarting a healthy one every
+  // minute would be worse than not judging (exit 2, like an unreadable configuration).
+  if (read._tag === "Inaccessible") {
+    return { ok: false, reason: `cannot read the tripwire: ${read.reason} (run the watchdog as the daemon's user)`, exitCode: 2 }
+  }
   const j = judgeTripwire(
-    readTripwireSync(settings.stateDir),
+    read,
     now,
     Duration.toMillis(settings.heartbeat.every),
     Duration.toMillis(settings.heartbeat.watchdogGrace)

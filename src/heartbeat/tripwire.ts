@@ -31,6 +31,8 @@ export type TripwireRead =
   | { readonly _tag: "Found"; readonly at: number }
   | { readonly _tag: "Missing" }
   | { readonly _tag: "Unreadable"; readonly reason: string }
+  /** The reader may not look (permissions, a directory in the way): says nothing about the daemon. */
+  | { readonly _tag: "Inaccessible"; readonly reason: string }
 
 export const readTripwireSync = (stateDir: string): TripwireRead => {
   let text: string
@@ -38,7 +40,11 @@ export const readTripwireSync = (stateDir: string): TripwireRead => {
     text = readFileSync(tripwirePath(stateDir), "utf8")
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code
-    return code === "ENOENT" ? { _tag: "Missing" } : { _tag: "Unreadable", reason: (e as Error).message }
+    if (code === "ENOENT") return { _tag: "Missing" }
+    if (code === "EACCES" || code === "EPERM" || code === "ENOTDIR" || code === "EISDIR") {
+      return { _tag: "Inaccessible", reason: (e as Error).message }
+    }
+    return { _tag: "Unreadable", reason: (e as Error).message }
   }
   const at = parseTripwire(text)
   return at === undefined ? { _tag: "Unreadable", reason: `not an ISO timestamp: ${JSON.stringify(text.slice(0, 40))}` } : { _tag: "Found", at }
@@ -66,6 +72,7 @@ export const judgeTripwire = (
 ): TripwireJudgement => {
   if (read._tag === "Missing") return { status: "fail", ageMs: undefined, reason: "no tripwire file (the heartbeat never ticked)" }
   if (read._tag === "Unreadable") return { status: "fail", ageMs: undefined, reason: `tripwire unreadable: ${read.reason}` }
+  if (read._tag === "Inaccessible") return { status: "warn", ageMs: undefined, reason: `cannot read the tripwire: ${read.reason}` }
   const age = Math.max(0, now - read.at)
   const limit = 2 * everyMs + graceMs
   if (age > limit) {
