@@ -3,9 +3,10 @@ import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Cause, Effect, Exit } from "effect"
 import { Command } from "effect/cli"
 import { switchboard } from "./commands.ts"
+import { VERSION } from "../domain/version.ts"
 
 switchboard.pipe(
-  Command.run({ version: "0.1.0" }),
+  Command.run({ version: VERSION }),
   Effect.provide(NodeServices.layer),
   (program) =>
     NodeRuntime.runMain(program, {

@@ -2,7 +2,8 @@
 // belongs to the running program (and is fresh per test), and are exposed at GET /metrics.
 import { Metric } from "effect"
 
-const ms = Metric.exponentialBoundaries({ start: 1, factor: 2, count: 18 }) // 1 ms … ~2 min
+// Seconds, Prometheus' unit: 1 ms … ~17 min, past the longest turn (SWITCHBOARD_TURN_TIMEOUT 5 min).
+const seconds = Metric.exponentialBoundaries({ start: 0.001, factor: 2, count: 21 })
 
 export const queueDepth = Metric.gauge("switchboard_queue_depth", { description: "Requests waiting in the queue" })
 export const queueRefused = Metric.counter("switchboard_queue_refused_total", {
@@ -13,13 +14,13 @@ export const queueDuplicates = Metric.counter("switchboard_queue_duplicates_tota
   description: "Requests recognised as duplicates of an id already seen",
   incremental: true
 })
-export const queueWait = Metric.histogram("switchboard_queue_wait_ms", {
+export const queueWait = Metric.histogram("switchboard_queue_wait_seconds", {
   description: "Time a request waited in the queue",
-  boundaries: ms
+  boundaries: seconds
 })
-export const turnDuration = Metric.histogram("switchboard_turn_duration_ms", {
+export const turnDuration = Metric.histogram("switchboard_turn_duration_seconds", {
   description: "Duration of a session turn",
-  boundaries: ms
+  boundaries: seconds
 })
 export const turns = Metric.counter("switchboard_turns_total", { description: "Session turns by outcome", incremental: true })
 export const deliveries = Metric.counter("switchboard_deliveries_total", {
@@ -34,3 +35,22 @@ export const inboundRejected = Metric.counter("switchboard_inbound_rejected_tota
   description: "Inbound input rejected as invalid, by channel",
   incremental: true
 })
+export const outboxWaiting = Metric.gauge("switchboard_outbox_waiting", {
+  description: "Messages waiting in the outbox for their channel"
+})
+export const outboxOldest = Metric.gauge("switchboard_outbox_oldest_timestamp_seconds", {
+  description: "Unix time the oldest message in the outbox first failed (0 when empty); alert on time() - this"
+})
+export const outboxGaveUp = Metric.counter("switchboard_outbox_given_up_total", {
+  description: "Messages dropped from the outbox: refused for good or still failing after 24 h",
+  incremental: true
+})
+export const startTime = Metric.gauge("switchboard_start_time_seconds", {
+  description: "Unix time the daemon started (a change means a restart)"
+})
+export const buildInfo = Metric.gauge("switchboard_build_info", {
+  description: "1, labelled with the version of switchboard and of Node"
+})
+
+/** Turn outcomes, as labels of switchboard_turns_total (exported at 0 from the start). */
+export const TURN_OUTCOMES = ["Replied", "Failed", "Aborted", "TimedOut", "ShutDown"] as const

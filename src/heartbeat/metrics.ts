@@ -5,7 +5,7 @@ export const heartbeatTicks = Metric.counter("switchboard_heartbeat_ticks_total"
   description: "Interval heartbeat ticks, by outcome",
   incremental: true
 })
-export const heartbeatLastTick = Metric.gauge("switchboard_heartbeat_last_tick_seconds", {
+export const heartbeatLastTick = Metric.gauge("switchboard_heartbeat_last_tick_timestamp_seconds", {
   description: "Unix time of the last heartbeat tick"
 })
 export const wakeRuns = Metric.counter("switchboard_heartbeat_wakes_total", {
@@ -13,7 +13,11 @@ export const wakeRuns = Metric.counter("switchboard_heartbeat_wakes_total", {
   incremental: true
 })
 export const relays = Metric.counter("switchboard_heartbeat_relays_total", {
-  description: "Relay turns of system events, by outcome",
+  description: "Finished relay turns of system events, by outcome",
+  incremental: true
+})
+export const relaysQueued = Metric.counter("switchboard_heartbeat_relays_queued_total", {
+  description: "Relay requests queued for a chat's system events",
   incremental: true
 })
 export const systemEventsEnqueued = Metric.counter("switchboard_system_events_total", {

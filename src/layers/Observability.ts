@@ -2,6 +2,7 @@
 import { Effect, Layer, Logger, Option, References } from "effect"
 import { FetchHttpClient } from "effect/http"
 import { OtlpSerialization, OtlpTracer } from "effect/observability"
+import { VERSION } from "../domain/version.ts"
 import { GatewayConfig } from "../services/GatewayConfig.ts"
 
 export const Observability = Layer.unwrap(
@@ -14,7 +15,7 @@ export const Observability = Layer.unwrap(
       onSome: (endpoint) =>
         OtlpTracer.layer({
           url: `${endpoint}/v1/traces`,
-          resource: { serviceName: config.otel.serviceName, serviceVersion: "0.1.0" },
+          resource: { serviceName: config.otel.serviceName, serviceVersion: VERSION },
           exportInterval: "2 seconds"
         }).pipe(Layer.provide(OtlpSerialization.layerJson), Layer.provide(FetchHttpClient.layer))
     })

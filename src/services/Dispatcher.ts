@@ -4,7 +4,7 @@
 // ever told "already processing".
 import { Cause, Clock, Context, Deferred, Duration, Effect, Exit, Fiber, Layer, Metric, Option, Scope, Semaphore, Tracer } from "effect"
 import { parseControl } from "../domain/commands.ts"
-import { queueWait, turnDuration, turns } from "../domain/metrics.ts"
+import { queueWait, TURN_OUTCOMES, turnDuration, turns } from "../domain/metrics.ts"
 import { type Inbound, isSilent, type OutboundKind } from "../domain/model.ts"
 import { parseTraceparent } from "../domain/traceparent.ts"
 import { CommandQueue, type QueuedItem } from "./CommandQueue.ts"
@@ -100,6 +100,8 @@ export class Dispatcher extends Context.Service<Dispatcher, {
       const router = yield* Router
       const requests = yield* RequestLog
       const lock = yield* Semaphore.make(1)
+      // Every outcome is a series from the start: an alert on increase() sees the first failure.
+      for (const outcome of TURN_OUTCOMES) yield* Metric.update(Metric.withAttributes(turns, { outcome }), 0)
       const turnTimeout = config.turn.timeout
       const counters = { turns: 0, failed: 0, aborted: 0, timedOut: 0 }
       const listeners = new Set<TurnListener>()
@@ -150,7 +152,7 @@ export class Dispatcher extends Context.Service<Dispatcher, {
         const request = item.request
         return Effect.gen(function*() {
           const startedAt = yield* Clock.currentTimeMillis
-          yield* Metric.update(queueWait, startedAt - item.enqueuedAt)
+          yield* Metric.update(queueWait, (startedAt - item.enqueuedAt) / 1000)
           yield* Effect.annotateCurrentSpan("switchboard.queue_wait_ms", startedAt - item.enqueuedAt)
           yield* recordQueueWait(item, startedAt)
           yield* requests.running(request.id)
@@ -172,7 +174,7 @@ export class Dispatcher extends Context.Service<Dispatcher, {
           if (outcome._tag === "Failed") counters.failed++
           if (outcome._tag === "Aborted") counters.aborted++
           if (outcome._tag === "TimedOut") counters.timedOut++
-          yield* Metric.update(turnDuration, finishedAt - startedAt)
+          yield* Metric.update(turnDuration, (finishedAt - startedAt) / 1000)
           yield* Metric.update(Metric.withAttributes(turns, { outcome: outcome._tag }), 1)
           yield* Effect.annotateCurrentSpan("switchboard.outcome", outcome._tag)
           yield* Effect.logInfo("turn finished").pipe(

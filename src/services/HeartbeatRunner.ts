@@ -25,7 +25,7 @@ import {
   Semaphore
 } from "effect"
 import { DigestHook } from "../heartbeat/digest.ts"
-import { heartbeatLastTick, heartbeatTicks, relays } from "../heartbeat/metrics.ts"
+import { heartbeatLastTick, heartbeatTicks, relays, relaysQueued } from "../heartbeat/metrics.ts"
 import { formatRelayPrompt } from "../heartbeat/relayPrompt.ts"
 import {
   checkSettings,
@@ -146,6 +146,9 @@ export class HeartbeatRunner extends Context.Service<HeartbeatRunner, {
         const relaysInFlight = new Map<string, string>() // session key → relay request id
         const relayCounts = { sent: 0, replied: 0, failed: 0 }
         const relayFailures = new Map<string, number>() // session key → failed relays in a row
+        for (const outcome of ["ok", "failed"]) {
+          yield* Metric.update(Metric.withAttributes(heartbeatTicks, { outcome }), 0) // series from the start
+        }
         const tickLock = yield* Semaphore.make(1)
         const replaceLock = yield* Semaphore.make(1)
         const intervalHandle = yield* FiberHandle.make<void, never>()
@@ -239,7 +242,7 @@ export class HeartbeatRunner extends Context.Service<HeartbeatRunner, {
               return "Skipped"
             }
             relayCounts.sent++
-            yield* Metric.update(Metric.withAttributes(relays, { outcome: "queued" }), 1)
+            yield* Metric.update(relaysQueued, 1)
             yield* Effect.logInfo("relay queued").pipe(
               Effect.annotateLogs({ requestId: id, events: pending.length, reason: wake.reason })
             )

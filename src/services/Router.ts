@@ -6,7 +6,7 @@
 // for that target queue behind it meanwhile. QueueSpill keeps the outbox across a graceful restart.
 import { Cause, Clock, Context, Duration, Effect, Fiber, Latch, Layer, Metric, Option, Scope } from "effect"
 import { type DeliveryError, DeliveryFailed, SourceMismatch, UnknownTarget } from "../domain/errors.ts"
-import { deliveries, sourceMismatches } from "../domain/metrics.ts"
+import { deliveries, outboxGaveUp, outboxOldest, outboxWaiting, sourceMismatches } from "../domain/metrics.ts"
 import type { Outbound } from "../domain/model.ts"
 import { scopedEntry } from "../domain/scopedEntry.ts"
 import { parseSource } from "../domain/source.ts"
@@ -94,10 +94,17 @@ export class Router extends Context.Service<Router, {
       const senders = new Map<string, ChannelSender>()
       const counters = { delivered: 0, failed: 0, unknownTargets: 0, mismatches: 0, deferred: 0, gaveUp: 0 }
       const outbox: Array<OutboxEntry> = []
+      if (outboxPolicy !== undefined) yield* Metric.update(outboxGaveUp, 0)
       const outboxNonEmpty = yield* Latch.make(false)
 
       // Only removes what it registered: a newer sender for the channel stays.
-      const register = (sender: ChannelSender) => scopedEntry(senders, sender.channel, sender)
+      const register = (sender: ChannelSender) =>
+        Effect.andThen(
+          // The channel's series exist from the start, so an alert on increase() sees the first failure.
+          Effect.forEach(["delivered", "failed", "deferred"], (outcome) =>
+            Metric.update(Metric.withAttributes(deliveries, { channel: sender.channel, outcome }), 0), { discard: true }),
+          scopedEntry(senders, sender.channel, sender)
+        )
 
       const count = (channel: string, outcome: string) =>
         Metric.update(Metric.withAttributes(deliveries, { channel, outcome }), 1)
@@ -135,11 +142,20 @@ export class Router extends Context.Service<Router, {
         return attempt(0)
       }
 
+      const outboxChanged = Effect.suspend(() => {
+        const oldest = outbox.reduce((min, e) => Math.min(min, e.since), Number.POSITIVE_INFINITY)
+        return Effect.andThen(
+          Metric.update(outboxWaiting, outbox.length),
+          Metric.update(outboxOldest, outbox.length === 0 ? 0 : Math.floor(oldest / 1000))
+        )
+      })
+
       /** Into the outbox; its first try is due after the first retry delay, or when the channel asked. */
       const keep = (entry: OutboxEntry, channelAsksMs = 0) =>
         Effect.gen(function*() {
           if (!due.has(entry.target)) retryAfter(entry.target, yield* Clock.currentTimeMillis, 0, channelAsksMs)
           outbox.push(entry)
+          yield* outboxChanged
           counters.deferred++
           outboxNonEmpty.openUnsafe()
           yield* count(parseSource(entry.target)?.channel ?? "unknown", "deferred")
@@ -148,6 +164,7 @@ export class Router extends Context.Service<Router, {
       const giveUp = (entry: OutboxEntry, why: string) =>
         Effect.gen(function*() {
           counters.gaveUp++
+          yield* Metric.update(outboxGaveUp, 1)
           counters.failed++
           yield* count(parseSource(entry.target)?.channel ?? "unknown", "failed")
           yield* Effect.logError(`outbox: gave up on a message for ${entry.target}: ${why}`).pipe(
@@ -220,6 +237,7 @@ export class Router extends Context.Service<Router, {
           }
           for (const target of due.keys()) if (!outbox.some((e) => e.target === target)) due.delete(target)
           if (outbox.length === 0) outboxNonEmpty.closeUnsafe()
+          yield* outboxChanged
         })
 
       /** Until the next target is due: at most one first retry delay (new messages are due then). */
@@ -332,13 +350,14 @@ export class Router extends Context.Service<Router, {
           for (const e of entries) if (!due.has(e.target)) retryAfter(e.target, now, 0)
           outbox.push(...entries)
           if (outbox.length > 0) outboxNonEmpty.openUnsafe()
+          yield* outboxChanged
         })
       const withdrawQuestion = (questionId: string) =>
         Effect.sync(() => {
           for (let i = outbox.length - 1; i >= 0; i--) {
             if (outbox[i]!.message.question?.id === questionId) outbox.splice(i, 1)
           }
-        })
+        }).pipe(Effect.andThen(outboxChanged))
       return Router.of({
         register,
         deliver,

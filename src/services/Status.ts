@@ -1,8 +1,10 @@
 // The gateway's state as one document (/status, `switchboard status`, `/status` in chats) and its
 // health (/health). Core sections come from the core services; other services (heartbeat,
 // channels, jobs) contribute their own section or health check for as long as they live.
-import { Clock, Context, Effect, Layer, Scope } from "effect"
+import { Clock, Context, Effect, Layer, Metric, Scope } from "effect"
+import { buildInfo, startTime } from "../domain/metrics.ts"
 import { scopedEntry } from "../domain/scopedEntry.ts"
+import { VERSION } from "../domain/version.ts"
 import { CommandQueue } from "./CommandQueue.ts"
 import { Dispatcher } from "./Dispatcher.ts"
 import { Router } from "./Router.ts"
@@ -41,6 +43,8 @@ export class Status extends Context.Service<Status, {
       const router = yield* Router
       const session = yield* Session
       const startedAt = yield* Clock.currentTimeMillis
+      yield* Metric.update(startTime, Math.floor(startedAt / 1000))
+      yield* Metric.update(Metric.withAttributes(buildInfo, { version: VERSION, node: process.version }), 1)
       const sections = new Map<string, Effect.Effect<unknown>>()
       const checks = new Map<string, Effect.Effect<HealthCheck>>()
 
