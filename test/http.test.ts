@@ -113,6 +113,10 @@ describe("HTTP API auth", () => {
       const metrics = yield* call(base, "/metrics", { headers: auth })
       assert.strictEqual(metrics.status, 200)
       assert.include(metrics.body, "switchboard_queue_depth")
+      // The nine refusals above are counted for the operator; the live gauges are there, at 0 when idle.
+      assert.match(metrics.body, /^switchboard_inbound_rejected_total\{[^}]*code="unauthorized"[^}]*\} 9$/m)
+      assert.match(metrics.body, /^switchboard_queue_oldest_wait_seconds 0$/m)
+      assert.match(metrics.body, /^switchboard_turn_running_seconds 0$/m)
       const posted = yield* call(base, "/v1/messages", {
         method: "POST",
         headers: { ...auth, "content-type": "application/json" },

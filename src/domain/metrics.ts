@@ -52,5 +52,13 @@ export const buildInfo = Metric.gauge("switchboard_build_info", {
   description: "1, labelled with the version of switchboard and of Node"
 })
 
+// Set when /metrics is scraped: a wedged dispatcher updates nothing, so these read the state live.
+export const queueOldestWait = Metric.gauge("switchboard_queue_oldest_wait_seconds", {
+  description: "How long the oldest waiting request has waited (0 when the queue is empty)"
+})
+export const turnRunning = Metric.gauge("switchboard_turn_running_seconds", {
+  description: "How long the running turn has run (0 when idle); alert when it passes the turn timeout"
+})
+
 /** Turn outcomes, as labels of switchboard_turns_total (exported at 0 from the start). */
 export const TURN_OUTCOMES = ["Replied", "Failed", "Aborted", "TimedOut", "ShutDown"] as const

@@ -1,8 +1,9 @@
 // Shared pieces of the HTTP API: bearer auth, JSON bodies decoded with Schema under a size limit,
 // and one error shape `{ error: { code, message } }`. Every route is built with `route`.
 import { timingSafeEqual } from "node:crypto"
-import { ByteSize, Effect, Option, Redacted, Schema } from "effect"
+import { ByteSize, Effect, Metric, Option, Redacted, Schema } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
+import { inboundRejected } from "../domain/metrics.ts"
 import { GatewayConfig } from "../services/GatewayConfig.ts"
 
 export class ApiError extends Schema.TaggedError<ApiError>()("ApiError", {
@@ -31,6 +32,11 @@ export const requireAuth = Effect.gen(function*() {
   const header = request.headers["authorization"] ?? ""
   const m = /^Bearer\s+(.+)$/i.exec(header)
   if (m === null || !sameSecret(m[1]!.trim(), Redacted.value(config.http.apiToken.value))) {
+    // Counted and logged (never the header): a stream of these is a misconfigured client or a probe.
+    yield* Metric.update(Metric.withAttributes(inboundRejected, { channel: "http", code: "unauthorized" }), 1)
+    yield* Effect.logWarning("refused an HTTP request without the right bearer token").pipe(
+      Effect.annotateLogs({ method: request.method, path: request.url.split("?")[0] ?? "", remote: request.remoteAddress.pipe(Option.getOrElse(() => "")) })
+    )
     return yield* new ApiError({ status: 401, code: "unauthorized", message: "missing or wrong bearer token" })
   }
 })

@@ -1,11 +1,13 @@
 // The contract's core routes: health, status, metrics, messages, inbox.
 import { randomUUID } from "node:crypto"
-import { Duration, Effect, Layer, Schema } from "effect"
+import { Clock, Duration, Effect, Layer, Schema } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import { PrometheusMetrics } from "effect/observability"
-import { inboundRejected } from "../domain/metrics.ts"
+import { inboundRejected, queueOldestWait, turnRunning } from "../domain/metrics.ts"
 import { scopedRequestId } from "../domain/source.ts"
 import { Metric } from "effect"
+import { CommandQueue } from "../services/CommandQueue.ts"
+import { Dispatcher } from "../services/Dispatcher.ts"
 import { GatewayConfig } from "../services/GatewayConfig.ts"
 import { Inbox } from "../services/Inbox.ts"
 import { Intake } from "../services/Intake.ts"
@@ -51,6 +53,11 @@ const StatusRoute = route("GET", "/status", Effect.gen(function*() {
 }))
 
 const Metrics = route("GET", "/metrics", Effect.gen(function*() {
+  const now = yield* Clock.currentTimeMillis
+  const queue = yield* (yield* CommandQueue).stats
+  const active = yield* (yield* Dispatcher).active
+  yield* Metric.update(queueOldestWait, queue.depth === 0 ? 0 : queue.oldestWaitMs / 1000)
+  yield* Metric.update(turnRunning, active === undefined ? 0 : (now - active.startedAt) / 1000)
   const text = yield* PrometheusMetrics.format()
   return HttpServerResponse.text(text, { contentType: "text/plain; version=0.0.4" })
 }))

@@ -18,6 +18,7 @@ import { TelegramChannel } from "../telegram/TelegramChannel.ts"
 import { TelegramWebhookRoute } from "../telegram/webhook.ts"
 import { core, Foundation } from "./Core.ts"
 import { serveHttp } from "./HttpServer.ts"
+import { VERSION } from "../domain/version.ts"
 import { Observability } from "./Observability.ts"
 
 /**
@@ -41,6 +42,9 @@ const app = (env: NodeJS.ProcessEnv) => Layer.unwrap(
     const config = yield* GatewayConfig
     yield* Effect.logInfo("starting switchboard").pipe(
       Effect.annotateLogs({
+        version: VERSION,
+        node: process.version,
+        pid: process.pid,
         provider: config.model.provider,
         model: config.model.provider === "echo" ? "echo" : config.model.name,
         stateDir: config.stateDir,

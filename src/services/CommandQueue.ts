@@ -72,6 +72,7 @@ export class CommandQueue extends Context.Service<CommandQueue, {
       const lanes: Record<Priority, Array<QueuedItem>> = { command: [], human: [], relay: [], event: [] }
       const seen = new Map<string, number>() // id → expiry (ms); insertion order ≈ expiry order
       const nonEmpty = yield* Latch.make(false)
+      yield* Metric.update(queueDepth, 0)
       yield* Metric.update(queueRefused, 0) // a series from the start, for increase() alerts
       yield* Metric.update(queueDuplicates, 0)
       const counters = { seq: 0, accepted: 0, refused: 0, duplicates: 0 }

@@ -194,7 +194,11 @@ export class HeartbeatRunner extends Context.Service<HeartbeatRunner, {
               state.tickFailures++
               state.lastTickError = String(exit.cause)
               yield* Metric.update(Metric.withAttributes(heartbeatTicks, { outcome: "failed" }), 1)
-              yield* Effect.logError("heartbeat tick failed; the interval continues", exit.cause)
+              yield* Effect.logError(
+                "heartbeat tick failed; the interval continues, but while ticks fail the tripwire ages and the " +
+                  "watchdog will restart the daemon: check that SWITCHBOARD_STATE_DIR is writable",
+                exit.cause
+              )
             }
           }).pipe(
             tickLock.withPermit,

@@ -94,7 +94,11 @@ export class Router extends Context.Service<Router, {
       const senders = new Map<string, ChannelSender>()
       const counters = { delivered: 0, failed: 0, unknownTargets: 0, mismatches: 0, deferred: 0, gaveUp: 0 }
       const outbox: Array<OutboxEntry> = []
-      if (outboxPolicy !== undefined) yield* Metric.update(outboxGaveUp, 0)
+      if (outboxPolicy !== undefined) {
+        yield* Metric.update(outboxGaveUp, 0)
+        yield* Metric.update(outboxWaiting, 0)
+        yield* Metric.update(outboxOldest, 0)
+      }
       const outboxNonEmpty = yield* Latch.make(false)
 
       // Only removes what it registered: a newer sender for the channel stays.
