@@ -1,13 +1,14 @@
 // The Telegram channel end to end inside the process: grammY's client against the fake Bot API,
 // the core graph with a scripted session. What a person in a chat would see is what is asserted.
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Exit, Layer, Scope } from "effect"
+import { Context, Effect, Exit, Layer, Metric, Scope } from "effect"
 import { Dispatcher } from "../src/services/Dispatcher.ts"
 import { Inbox } from "../src/services/Inbox.ts"
 import { Intake } from "../src/services/Intake.ts"
 import { Router } from "../src/services/Router.ts"
 import { Status } from "../src/services/Status.ts"
 import { TelegramChannel } from "../src/telegram/TelegramChannel.ts"
+import { telegramFailingInARow } from "../src/telegram/metrics.ts"
 import { callbackUpdate, fakeBotApi, photoUpdate, textUpdate } from "./support/fakeBotApi.ts"
 import { eventually, fakeApiLayer, Gates, startTelegram, telegramSettings, testCore } from "./support/telegramHarness.ts"
 
@@ -402,9 +403,12 @@ describe("Telegram health", () => {
       yield* eventually("the failure is visible", Effect.map(status.health, (h) => h.checks["telegram"]?.status === "warn"))
       assert.match((yield* status.health).checks["telegram"]!.detail!, /getUpdates failed 1 times in a row: getUpdates: 502 Bad Gateway/)
       assert.strictEqual((yield* telegramSection(ctx))["state"], "failing")
+      // The operator's gauge says "failing right now", and goes back to 0 once Telegram answers.
+      assert.isAtLeast((yield* Metric.value(telegramFailingInARow)).value, 1)
       fake.push(textUpdate(111, "back"))
       yield* fake.waitFor("the reply", () => fake.texts(111).length === 1)
       assert.strictEqual((yield* status.health).checks["telegram"]?.status, "pass")
+      assert.strictEqual((yield* Metric.value(telegramFailingInARow)).value, 0)
       assert.notInclude(JSON.stringify(yield* status.snapshot), fake.token)
     }))
 })

@@ -2,7 +2,7 @@
 // out, a typing indicator while a Telegram chat's turn runs, and a /status section with a health
 // check. Everything it holds lives in this layer's scope: closing the scope stops polling,
 // confirms the offset of what was handed to Intake, and unregisters the sender.
-import { Context, Duration, Effect, FiberSet, Layer, Option, Redacted, Schedule } from "effect"
+import { Context, Duration, Effect, FiberSet, Layer, Metric, Option, Redacted, Schedule } from "effect"
 import { Dispatcher } from "../services/Dispatcher.ts"
 import { ConfigInvalid, GatewayConfig } from "../services/GatewayConfig.ts"
 import { Intake } from "../services/Intake.ts"
@@ -12,6 +12,7 @@ import { type HealthCheck, Status } from "../services/Status.ts"
 import { makeInbound } from "./inbound.ts"
 import { makePolling, type PollState } from "./polling.ts"
 import { makeQuestionButtons } from "./questionButtons.ts"
+import { telegramFailingInARow, telegramPollFailures } from "./metrics.ts"
 import { makeSender } from "./sender.ts"
 import { emptyStats, type TelegramStats } from "./stats.ts"
 import { TelegramApi } from "./TelegramApi.ts"
@@ -128,12 +129,15 @@ export class TelegramChannel extends Context.Service<TelegramChannel, {
             stats.state = "webhook"
             stats.consecutiveFailures = 0
             stats.lastError = null
-          })),
+          }).pipe(Effect.andThen(Metric.update(telegramFailingInARow, 0)))),
           Effect.tapError((e) => Effect.sync(() => {
             stats.state = "failing"
             stats.consecutiveFailures++
             stats.lastError = e.message
-          })),
+          }).pipe(
+            Effect.andThen(Metric.update(telegramPollFailures, 1)),
+            Effect.andThen(Metric.update(telegramFailingInARow, stats.consecutiveFailures))
+          )),
           Effect.retry({ schedule: exponentialToMinute })
         )
 

@@ -17,3 +17,9 @@ export const telegramPollFailures = Metric.counter("switchboard_telegram_poll_fa
   description: "getUpdates calls that failed",
   incremental: true
 })
+export const telegramFailingInARow = Metric.gauge("switchboard_telegram_consecutive_failures", {
+  description: "getUpdates (or setWebhook) failures in a row right now; 0 when Telegram answers"
+})
+export const telegramLastPoll = Metric.gauge("switchboard_telegram_last_poll_timestamp_seconds", {
+  description: "Unix time of the last successful getUpdates"
+})

@@ -4,7 +4,7 @@
 // back off (or wait retry_after) and show in /status and /health; the loop never ends by itself.
 import { Clock, Duration, Effect, Metric, Schema } from "effect"
 import { chatOf, updateIdOf } from "./inbound.ts"
-import { telegramPollFailures } from "./metrics.ts"
+import { telegramFailingInARow, telegramLastPoll, telegramPollFailures } from "./metrics.ts"
 import type { TelegramStats } from "./stats.ts"
 import type { TelegramApi, TelegramApiError } from "./TelegramApi.ts"
 
@@ -51,6 +51,7 @@ export const makePolling = (options: PollingOptions) => {
       stats.lastError = e.message
       stats.state = "failing"
       yield* Metric.update(telegramPollFailures, 1)
+      yield* Metric.update(telegramFailingInARow, stats.consecutiveFailures)
       yield* Effect.logWarning("telegram getUpdates failed").pipe(
         Effect.annotateLogs({ code: e.code, reason: e.description, failures: stats.consecutiveFailures })
       )
@@ -70,7 +71,10 @@ export const makePolling = (options: PollingOptions) => {
     stats.consecutiveFailures = 0
     stats.lastError = null
     stats.state = "polling"
-    stats.lastPollAt = new Date(yield* Clock.currentTimeMillis).toISOString()
+    const polledAt = yield* Clock.currentTimeMillis
+    stats.lastPollAt = new Date(polledAt).toISOString()
+    yield* Metric.update(telegramFailingInARow, 0)
+    yield* Metric.update(telegramLastPoll, Math.floor(polledAt / 1000))
     const updates = Schema.decodeUnknownExit(Updates)(raw)
     if (updates._tag === "Failure") return yield* Effect.logWarning("getUpdates returned something other than a list")
     const batch = updates.value
