@@ -105,6 +105,43 @@ const statusError = (config: EndpointConfig, status: number, bodyText: string, w
   return AiError.make({ module: MODULE, method: config.label, reason })
 }
 
+/** Times the model is told it called a tool that does not exist, in one step. */
+const UNKNOWN_TOOL_RETRIES = 2
+
+/** The assistant's calls and, for each, the result that says why it did not run. */
+const unknownToolReply = (acc: Accumulated, known: ReadonlyArray<string>) => {
+  const calls = acc.toolCalls.map((c, i) => ({ ...c, id: c.id === "" ? `call_${i}` : c.id }))
+  return [
+    {
+      role: "assistant" as const,
+      content: acc.text === "" ? null : acc.text,
+      tool_calls: calls.map((c) => ({
+        id: c.id,
+        type: "function" as const,
+        function: { name: c.name, arguments: c.arguments.trim() === "" ? "{}" : c.arguments }
+      }))
+    },
+    ...calls.map((c) => ({
+      role: "tool" as const,
+      tool_call_id: c.id,
+      content: known.includes(c.name)
+        ? "error: not run, because another call in the same step named a tool that does not exist; call it again"
+        : `error: there is no tool named "${c.name}"; the tools are: ${known.join(", ")}`
+    }))
+  ]
+}
+
+/** An error reported inside a stream: `{ error: { message, code } }` or vLLM's `{ object: "error" }`. */
+const streamError = (json: unknown): { readonly status: number } | undefined => {
+  if (typeof json !== "object" || json === null) return undefined
+  const o = json as { readonly error?: unknown; readonly object?: unknown; readonly code?: unknown }
+  const detail = typeof o.error === "object" && o.error !== null ? (o.error as { readonly code?: unknown }) : undefined
+  if (detail === undefined && o.object !== "error") return undefined
+  const code = detail?.code ?? o.code
+  const status = typeof code === "number" && code >= 400 && code < 600 ? code : 502
+  return { status }
+}
+
 const toolCallParts = (config: EndpointConfig, calls: ReadonlyArray<{ id: string; name: string; arguments: string }>) =>
   Effect.forEach(calls, (call, i) =>
     Effect.try({
@@ -195,11 +232,20 @@ export const make = (config: EndpointConfig) =>
                 onNone: () => Effect.fail(invalid(config, `a stream event is not JSON: ${payload.slice(0, 120)}`)),
                 onSome: Effect.succeed
               })
+              // A failure after the 200 (OpenRouter, vLLM): an error event, not a cut-off answer.
+              const streamed = streamError(json)
+              if (streamed !== undefined) {
+                return yield* statusError(config, streamed.status, JSON.stringify(json), undefined)
+              }
               const chunk = yield* Schema.decodeUnknownEffect(ChatCompletionChunk)(json).pipe(
                 Effect.mapError((e) => invalidFromSchema(config, e))
               )
               const delta = applyChunk(acc, chunk)
-              if (acc.started) yield* Deferred.succeed(first, undefined)
+              if (acc.finishReason === "error") {
+                return yield* statusError(config, 502, JSON.stringify(json), undefined)
+              }
+              // Thinking counts: a reasoning model is working long before its first word.
+              if (acc.started || acc.thinking) yield* Deferred.succeed(first, undefined)
               if (delta !== "") yield* onDelta(delta)
             }), { discard: true })
         yield* res.stream.pipe(
@@ -304,8 +350,20 @@ export const make = (config: EndpointConfig) =>
 
     const generateText = (options: LanguageModel.ProviderOptions) =>
       Effect.gen(function*() {
-        const body = requestBody(config.model, options, config.stream)
-        const { acc } = yield* withRetries(body, config.stream, () => Effect.void, () => false)
+        const known = options.tools.map((t) => t.name)
+        let body = requestBody(config.model, options, config.stream)
+        let { acc } = yield* withRetries(body, config.stream, () => Effect.void, () => false)
+        // Small models call tools that do not exist (llama3.1: brave_search, python). Tell the model
+        // at once, as that call's result, and let it answer again; the turn's history never sees it.
+        for (let asked = 0; asked < UNKNOWN_TOOL_RETRIES; asked++) {
+          const unknown = acc.toolCalls.filter((c) => !known.includes(c.name))
+          if (unknown.length === 0) break
+          yield* Effect.logWarning("the model called a tool that does not exist; asking again").pipe(
+            Effect.annotateLogs({ tools: unknown.map((c) => c.name).join(","), model: config.model })
+          )
+          body = { ...body, messages: [...body.messages, ...unknownToolReply(acc, known)] }
+          acc = (yield* withRetries(body, config.stream, () => Effect.void, () => false)).acc
+        }
         yield* annotateUsage(acc)
         const parts: Array<Response.PartEncoded> = []
         if (acc.text !== "") parts.push({ type: "text", text: acc.text })

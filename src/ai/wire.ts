@@ -49,6 +49,10 @@ export const ChatCompletionChunk = Schema.Struct({
     finish_reason: Schema.optional(Schema.NullOr(Schema.String)),
     delta: Schema.optional(Schema.NullOr(Schema.Struct({
       content: Schema.optional(Schema.NullOr(Schema.String)),
+      // A reasoning model's thinking, streamed before its answer (llama.cpp, DeepSeek: reasoning_content;
+      // Ollama, OpenRouter: reasoning). Not part of the answer, but proof the model is working.
+      reasoning_content: Schema.optional(Schema.NullOr(Schema.String)),
+      reasoning: Schema.optional(Schema.NullOr(Schema.String)),
       tool_calls: Schema.optional(Schema.NullOr(Schema.Array(ToolCallDelta)))
     })))
   })),

@@ -12,7 +12,7 @@ import { compactionSplit, SUMMARISE_INSTRUCTIONS, transcript } from "../ai/compa
 import { compactions } from "../ai/metrics.ts"
 import { DEFAULT_SYSTEM_PROMPT, userTurnText } from "../ai/prompt.ts"
 import { AgentToolkit, AgentToolkitLive } from "../ai/toolkit.ts"
-import { failureText, retryNoticeText } from "../ai/userMessages.ts"
+import { emptyReplyText, failureText, retryNoticeText } from "../ai/userMessages.ts"
 import { TurnFailed } from "../domain/errors.ts"
 import { type Inbound, SILENT_TOKEN } from "../domain/model.ts"
 import { requestAttributes } from "./Dispatcher.ts"
@@ -138,7 +138,12 @@ export const make = Effect.gen(function*() {
         }
         yield* Effect.annotateCurrentSpan({ "switchboard.steps": steps, "gen_ai.response.finish_reason": response.finishReason })
         const text = response.text.trim()
-        return { text: text === "" ? SILENT_TOKEN : text }
+        if (text !== "") return { text }
+        // Nothing said: silence is the model's choice only when it stopped normally. A blocked or
+        // cut-off reply is a failure the person must hear about.
+        const empty = emptyReplyText(response.finishReason)
+        if (empty === undefined) return { text: SILENT_TOKEN }
+        return yield* new TurnFailed({ reason: `empty reply (finish reason ${response.finishReason})`, userMessage: empty })
       })
 
       return yield* loop.pipe(
