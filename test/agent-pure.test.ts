@@ -124,8 +124,10 @@ describe("compaction", () => {
     const h = [user("1"), assistant("a"), user("2"), assistant("b"), user("3"), assistant("c")]
     assert.strictEqual(compactionSplit(h, 1), 4)
     assert.strictEqual(compactionSplit(h, 2), 2)
-    assert.strictEqual(compactionSplit(h, 3), 0)
-    assert.strictEqual(compactionSplit(h, 5), 0)
+    // Over the budget with no more turns than N: all but the last turn are summarised.
+    assert.strictEqual(compactionSplit(h, 3), 4)
+    assert.strictEqual(compactionSplit(h, 5), 4)
+    assert.strictEqual(compactionSplit([user("only"), assistant("a very long answer")], 4), 0)
     assert.isAbove(estimateTokens(h), 0)
     assert.strictEqual(transcript([user("hi"), assistant("yo")]), "user: hi\nassistant: yo")
   })
@@ -198,5 +200,14 @@ describe("wire and prompt", () => {
   it("tells the person what failed in a sentence", () => {
     assert.strictEqual(failureText(err(new AiError.RateLimitError({})), 4), "The model is rate limited; it failed after 4 attempts. Please try again in a minute.")
     assert.include(failureText(err(new AiError.AuthenticationError({ kind: "InvalidKey" })), 1), "OPENAI_API_KEY")
+  })
+})
+
+describe("wire: one leading system message", () => {
+  it("sends the system prompt and a compaction summary as one system message", () => {
+    const system = (content: string) => Prompt.makeMessage("system", { content })
+    const messages = toMessages(Prompt.fromMessages([system("You are switchboard."), system("Summary: Ada likes tea."), user("hi")]))
+    assert.deepStrictEqual(messages.map((m) => m.role), ["system", "user"])
+    assert.strictEqual(messages[0]!.content, "You are switchboard.\n\nSummary: Ada likes tea.")
   })
 })

@@ -164,6 +164,12 @@ describe("agent session: provider errors as the person sees them", () => {
         const last = (yield* inbox("http:a")).at(-1)!
         assert.strictEqual(last.kind, "error")
         assert.strictEqual(last.text, "The model is unavailable; it failed after 3 attempts. Please try again later.")
+        // The next request's history still alternates user / assistant (strict chat templates
+        // refuse two user messages in a row): the unanswered message is remembered as unanswered.
+        fake.setDefault({ text: "back" })
+        yield* converse("http:a", "hello again")
+        const roles = fake.requests.at(-1)!.messages.map((m) => m.role)
+        assert.deepStrictEqual(roles, ["system", "user", "assistant", "user"])
       }).pipe(Effect.provide(agent(fake, dir)))
     }))
 
@@ -230,8 +236,10 @@ describe("agent session: memory", () => {
         const summaries = fake.requests.filter((r) => r.messages[0]!.content?.startsWith("Summarise"))
         assert.isAtLeast(summaries.length, 1)
         const after = fake.requests[fake.requests.indexOf(summaries[0]!) + 1]!
-        assert.strictEqual(after.messages[1]!.role, "system")
-        assert.include(after.messages[1]!.content, "SUMMARY: Ada said things")
+        // The summary travels in the one leading system message, after the system prompt.
+        assert.strictEqual(after.messages[0]!.role, "system")
+        assert.notStrictEqual(after.messages[1]!.role, "system")
+        assert.include(after.messages[0]!.content, "SUMMARY: Ada said things")
         assert.isBelow(after.messages.length, 6)
         const info = yield* (yield* Session).info
         assert.strictEqual((info["lastCompaction"] as { ok: boolean }).ok, true)

@@ -9,17 +9,14 @@ export const estimateTokens = (messages: ReadonlyArray<Prompt.Message>): number 
 
 /**
  * Index where the kept part starts: the start of the `keepTurns`-th user message from the end.
- * 0 means nothing to compact.
+ * Called only over the budget, so something must give: when that would keep everything (fewer or
+ * as many turns as `keepTurns`), only the last turn is kept. 0 means nothing to compact (one turn).
  */
 export const compactionSplit = (messages: ReadonlyArray<Prompt.Message>, keepTurns: number): number => {
-  let seen = 0
-  for (let i = messages.length - 1; i >= 0; i--) {
-    if (messages[i]!.role === "user") {
-      seen++
-      if (seen === keepTurns) return i
-    }
-  }
-  return 0
+  const userAt: Array<number> = []
+  for (let i = messages.length - 1; i >= 0; i--) if (messages[i]!.role === "user") userAt.push(i)
+  const kept = userAt[Math.min(keepTurns, userAt.length) - 1] ?? 0
+  return kept > 0 ? kept : userAt.length >= 2 ? userAt[0]! : 0
 }
 
 const partText = (p: Prompt.Message["content"][number] | string): string => {

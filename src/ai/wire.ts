@@ -149,7 +149,19 @@ export const toMessages = (prompt: Prompt.Prompt): Array<ChatMessage> => {
     }
   }
   closePending()
-  return out
+  return mergeLeadingSystem(out)
+}
+
+/**
+ * One system message at the start: the system prompt and a compaction summary are sent as one
+ * (some chat templates, e.g. Gemma's on llama.cpp, accept a single leading system message only).
+ */
+const mergeLeadingSystem = <M extends { readonly role: string; readonly content?: unknown }>(messages: Array<M>): Array<M> => {
+  let n = 0
+  while (n < messages.length && messages[n]!.role === "system" && typeof messages[n]!.content === "string") n++
+  if (n < 2) return messages
+  const merged = { ...messages[0]!, content: messages.slice(0, n).map((m) => m.content as string).join("\n\n") }
+  return [merged, ...messages.slice(n)]
 }
 
 export const toolDefinitions = (tools: ReadonlyArray<Tool.Any>) =>

@@ -15,6 +15,9 @@ import { AgentToolkit, AgentToolkitLive } from "../ai/toolkit.ts"
 import { emptyReplyText, failureText, retryNoticeText } from "../ai/userMessages.ts"
 import { TurnFailed } from "../domain/errors.ts"
 import { type Inbound, SILENT_TOKEN } from "../domain/model.ts"
+
+/** What memory keeps as the answer to a message the model never answered. */
+const UNANSWERED = "(no answer: this turn failed)"
 import { requestAttributes } from "./Dispatcher.ts"
 import { GatewayConfig } from "./GatewayConfig.ts"
 import { Memory } from "./Memory.ts"
@@ -115,8 +118,15 @@ export const make = Effect.gen(function*() {
       const persist = Effect.gen(function*() {
         const all = (yield* Ref.get(chat.history)).content
         const added = all.slice(base)
-        // A failed first step leaves no trace in the Chat: remember at least what the person said.
-        yield* memory.append(added.length > 0 ? added : [Prompt.makeMessage("user", { content: [Prompt.makePart("text", { text: userText })] })])
+        // A failed first step leaves no trace in the Chat: remember at least what the person said,
+        // and that it went unanswered, so user and assistant still alternate (strict chat templates,
+        // e.g. Mistral or Gemma on llama.cpp, refuse two user messages in a row).
+        const saved = added.length > 0 ? added : [Prompt.makeMessage("user", { content: [Prompt.makePart("text", { text: userText })] })]
+        yield* memory.append(
+          saved.at(-1)?.role === "user"
+            ? [...saved, Prompt.makeMessage("assistant", { content: [Prompt.makePart("text", { text: UNANSWERED })] })]
+            : saved
+        )
       })
 
       const loop = Effect.gen(function*() {
