@@ -122,6 +122,22 @@ describe("review 2: provider streams", () => {
       }).pipe(Effect.provide(agentAt(raw.url, dir)))
     }))
 
+  // Found while fixing the above: a stream that simply ends (a proxy's timeout) after some text,
+  // with neither a finish reason nor [DONE], was accepted as the whole answer.
+  it.live("a stream cut off mid-answer is retried, not delivered as the answer", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempStateDir
+      const raw = yield* rawServer((body, res, n) =>
+        n === 1
+          ? sse([chunk({ role: "assistant" }), chunk({ content: "The first three steps" })])(body, res)
+          : textStream("The first three steps are: plan, build, ship.")(body, res))
+      yield* Effect.gen(function*() {
+        const record = yield* converse("http:a", "explain the plan")
+        assert.strictEqual(record.status, "done", `the turn failed: ${record.error}`)
+        assert.strictEqual(record.reply, "The first three steps are: plan, build, ship.")
+      }).pipe(Effect.provide(agentAt(raw.url, dir, (s) => ({ ...s, model: { ...s.model, attempts: 2 } }))))
+    }))
+
   // ChatCompletions.ts exchange/applyChunk: OpenRouter reports a failure after the stream has begun
   // as a data event with an `error` object and finish_reason "error" (HTTP status stays 200). The
   // chunk decodes (extra fields ignored), "error" maps to finish reason "unknown", and the text so

@@ -256,6 +256,11 @@ export const make = (config: EndpointConfig) =>
         if (!acc.started && acc.finishReason === null) {
           return yield* invalid(config, "the stream ended without any content")
         }
+        // Neither a finish reason nor [DONE]: the connection was cut (a proxy timeout), and the
+        // text so far is not the whole answer. Retried like any broken connection.
+        if (acc.finishReason === null && !state.done) {
+          return yield* network(config, url, "the stream was cut off before the answer ended")
+        }
       })
 
     /** One attempt with the first-token and total timeouts. */
