@@ -142,6 +142,7 @@ export const make = Effect.gen(function*() {
             })
           }
           steps++
+          retries.count = 0 // "failed after N attempts" counts the attempts of the step that failed
           response = yield* chat.generateText({ prompt: [], toolkit, concurrency: 1 }).pipe(
             Effect.withSpan("agent.step", { attributes: { "switchboard.step": steps } })
           )
