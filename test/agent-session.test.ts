@@ -173,6 +173,24 @@ describe("agent session: provider errors as the person sees them", () => {
       }).pipe(Effect.provide(agent(fake, dir)))
     }))
 
+  it.live("a failure in a later step reports that step's attempts, not the whole turn's", () =>
+    Effect.gen(function*() {
+      const fake = yield* fakeChatCompletions
+      const dir = yield* tempStateDir
+      fake.script(
+        { status: 500 },
+        { toolCalls: [{ name: "notify", args: { text: "working" } }] },
+        { status: 500 },
+        { status: 500 },
+        { status: 500 }
+      )
+      yield* Effect.gen(function*() {
+        yield* converse("http:a", "go")
+        const last = (yield* inbox("http:a")).at(-1)!
+        assert.strictEqual(last.text, "The model is unavailable; it failed after 3 attempts. Please try again later.")
+      }).pipe(Effect.provide(agent(fake, dir)))
+    }))
+
   it.live("malformed JSON: a clear error, and the next message works", () =>
     Effect.gen(function*() {
       const fake = yield* fakeChatCompletions
