@@ -1,7 +1,7 @@
 // The one front door for every channel: validates nothing itself (adapters decode their input),
 // but answers control commands at once, records the request and queues it. A /stop cannot wait
 // behind the turn it is meant to stop, so it never enters the queue.
-import { Clock, Context, Effect, Layer, Option } from "effect"
+import { Clock, Context, Effect, FiberSet, Layer, Option } from "effect"
 import { parseControl } from "../domain/commands.ts"
 import { type QueueFull, ShuttingDown } from "../domain/errors.ts"
 import { formatStatus } from "../domain/formatStatus.ts"
@@ -48,12 +48,18 @@ export class Intake extends Context.Service<Intake, {
       // Optional: with the agent's `ask`, the next message from a chat with a pending question answers it.
       const questions = yield* Effect.serviceOption(Questions)
 
+      // Answers of our own are delivered in the background: a channel that is slow to take them
+      // (a Telegram 429) must not hold up its caller (Telegram's poll loop serves every chat).
+      const background = yield* FiberSet.make()
       const answer = (request: Inbound, text: string) =>
         Effect.gen(function*() {
           yield* queue.remember(request.id)
           yield* requests.queued(request)
           yield* requests.done(request.id, text)
-          yield* router.deliver(request.source, { kind: "reply", text, requestId: request.id }).pipe(Effect.ignore)
+          yield* FiberSet.run(
+            background,
+            router.deliver(request.source, { kind: "reply", text, requestId: request.id }).pipe(Effect.ignore)
+          )
           return { _tag: "Answered", id: request.id, reply: text } as const
         })
 
