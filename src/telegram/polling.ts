@@ -79,12 +79,28 @@ export const makePolling = (options: PollingOptions) => {
     if (updates._tag === "Failure") return yield* Effect.logWarning("getUpdates returned something other than a list")
     const batch = updates.value
     if (batch.length === 0) return
-    yield* Effect.forEach(byChat(batch), (group) => Effect.forEach(group, options.handle, { discard: true }), {
-      concurrency: "unbounded",
-      discard: true
-    })
-    const ids = batch.map(updateIdOf).filter((id): id is number => id !== undefined)
-    if (ids.length > 0) state.offset = Math.max(state.offset ?? 0, Math.max(...ids) + 1)
+    const ids = batch.map(updateIdOf).filter((id): id is number => id !== undefined).sort((a, b) => a - b)
+    const handed = new Set<number>()
+    yield* Effect.forEach(
+      byChat(batch),
+      (group) =>
+        Effect.forEach(group, (raw) =>
+          options.handle(raw).pipe(Effect.tap(() =>
+            Effect.sync(() => {
+              const id = updateIdOf(raw)
+              if (id !== undefined) handed.add(id)
+            })
+          )), { discard: true }),
+      { concurrency: "unbounded", discard: true }
+    ).pipe(
+      // Also when interrupted (a stop mid-batch): everything below the first update not yet handed
+      // over is acknowledged, so a restart does not answer those again.
+      Effect.ensuring(Effect.sync(() => {
+        const open = ids.find((id) => !handed.has(id))
+        const next = open ?? (ids.length > 0 ? ids[ids.length - 1]! + 1 : undefined)
+        if (next !== undefined) state.offset = Math.max(state.offset ?? 0, next)
+      }))
+    )
   })
 
   /** Poll forever. */
