@@ -99,6 +99,11 @@ export const makeInbound = (options: InboundOptions) => {
       yield* counted("unsupported")
       return yield* reply(source, `Sorry, I can only read text messages for now; ${kind} are not supported yet.`)
     }
+    // In a group, `/stop@other_bot` is for another bot: not a command for us, not a message either.
+    const addressee = /^\/[A-Za-z0-9_]+@([A-Za-z0-9_]+)/.exec(message.text)?.[1]
+    if (addressee !== undefined && stats.bot !== null && `@${addressee}`.toLowerCase() !== stats.bot.toLowerCase()) {
+      return yield* counted("other_bot")
+    }
     stats.received++
     const sender = senderOf(message)
     const result = yield* intake.submit({
@@ -190,8 +195,13 @@ export const makeInbound = (options: InboundOptions) => {
         stats.duplicates++
         return yield* counted("duplicate")
       }
-      if (update.message !== undefined) return yield* onMessage(update.update_id, update.message)
-      if (update.callback_query !== undefined) return yield* onCallback(update.callback_query)
+      // Seen only once handled: a webhook request cut off mid-way (Telegram re-sends the update)
+      // must not make the re-sent copy a "duplicate" of something Intake never got.
+      const unsee = Effect.sync(() => seen.delete(update.update_id))
+      if (update.message !== undefined) {
+        return yield* onMessage(update.update_id, update.message).pipe(Effect.onInterrupt(() => unsee))
+      }
+      if (update.callback_query !== undefined) return yield* onCallback(update.callback_query).pipe(Effect.onInterrupt(() => unsee))
       yield* counted("other")
     }).pipe(
       Effect.catchCause((cause) => Effect.logError("failed to handle a Telegram update", cause)),
