@@ -3,7 +3,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { CALLBACK_DATA_LIMIT, decodeAnswer, encodeAnswer } from "../src/telegram/callbackData.ts"
 import { chunkHtml, htmlToPlain } from "../src/telegram/chunk.ts"
-import { reserve, type PaceState } from "../src/telegram/pacing.ts"
+import { chatIntervalMs, reserve, type PaceState } from "../src/telegram/pacing.ts"
 import { makeQuestionButtons } from "../src/telegram/questionButtons.ts"
 import { renderMarkdown } from "../src/telegram/render.ts"
 import { parseTarget, sourceOf } from "../src/telegram/target.ts"
@@ -181,6 +181,11 @@ describe("callback data", () => {
 })
 
 describe("pacing", () => {
+  it("paces groups at Telegram's 20 a minute, other chats at the configured interval", () => {
+    assert.strictEqual(chatIntervalMs(111, 1000), 1000)
+    assert.strictEqual(chatIntervalMs(-100500, 1000), 3000)
+    assert.strictEqual(chatIntervalMs(-100500, 5000), 5000)
+  })
   it("lets a burst through, then one message per interval", () => {
     let state: PaceState | undefined
     const waits: Array<number> = []

@@ -23,7 +23,10 @@ export const Ask = Tool.make("ask", {
     "Returns answered=false when nobody answers in time. Only one question per chat at a time.",
   parameters: Schema.Struct({
     question: Schema.String,
-    options: Schema.Array(Schema.String).annotate({ description: "The choices, in order" })
+    // An empty label would make Telegram refuse the whole keyboard (and the question).
+    options: Schema.Array(Schema.String.check(Schema.isNonEmpty())).annotate({
+      description: "The choices, in order (none empty)"
+    })
   }),
   success: Schema.Struct({
     answered: Schema.Boolean,

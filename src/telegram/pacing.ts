@@ -24,3 +24,9 @@ export const reserve = (
 
 /** A chat's state is no longer needed once its bucket is full again. */
 export const isIdle = (state: PaceState, now: number): boolean => state.tat <= now
+
+/** Telegram allows about 20 messages a minute in a group (negative chat ids), one a second elsewhere. */
+export const GROUP_INTERVAL_MS = 3000
+
+export const chatIntervalMs = (chatId: number, baseMs: number): number =>
+  chatId < 0 ? Math.max(baseMs, GROUP_INTERVAL_MS) : baseMs

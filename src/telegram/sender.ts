@@ -8,7 +8,7 @@ import { DeliveryFailed } from "../domain/errors.ts"
 import type { Outbound } from "../domain/model.ts"
 import { chunkHtml, htmlToPlain, TELEGRAM_LIMIT } from "./chunk.ts"
 import { telegramSends } from "./metrics.ts"
-import { isIdle, type PaceState, reserve } from "./pacing.ts"
+import { chatIntervalMs, isIdle, type PaceState, reserve } from "./pacing.ts"
 import type { QuestionButtons } from "./questionButtons.ts"
 import { renderMarkdown } from "./render.ts"
 import type { TelegramStats } from "./stats.ts"
@@ -28,6 +28,7 @@ export interface SenderOptions {
 }
 
 interface ChatLane {
+  readonly intervalMs: number
   pace: PaceState | undefined
   readonly lock: Semaphore.Semaphore
   users: number
@@ -47,7 +48,7 @@ export const makeSender = (options: SenderOptions) =>
       Effect.suspend(() => {
         let lane = lanes.get(chatId)
         if (lane === undefined) {
-          lane = { pace: undefined, lock: Semaphore.makeUnsafe(1), users: 0 }
+          lane = { intervalMs: chatIntervalMs(chatId, options.paceIntervalMs), pace: undefined, lock: Semaphore.makeUnsafe(1), users: 0 }
           lanes.set(chatId, lane)
         }
         const held = lane
@@ -64,7 +65,7 @@ export const makeSender = (options: SenderOptions) =>
     const pace = (lane: ChatLane) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
-        const r = reserve(lane.pace, now, options.paceIntervalMs, options.paceBurst)
+        const r = reserve(lane.pace, now, lane.intervalMs, options.paceBurst)
         lane.pace = r.state
         if (r.waitMs > 0) yield* Effect.sleep(r.waitMs)
       })
