@@ -13,10 +13,14 @@ export const estimateTokens = (messages: ReadonlyArray<Prompt.Message>): number 
  * as many turns as `keepTurns`), only the last turn is kept. 0 means nothing to compact (one turn).
  */
 export const compactionSplit = (messages: ReadonlyArray<Prompt.Message>, keepTurns: number): number => {
-  const userAt: Array<number> = []
+  const userAt: Array<number> = [] // from the newest
   for (let i = messages.length - 1; i >= 0; i--) if (messages[i]!.role === "user") userAt.push(i)
-  const kept = userAt[Math.min(keepTurns, userAt.length) - 1] ?? 0
-  return kept > 0 ? kept : userAt.length >= 2 ? userAt[0]! : 0
+  if (userAt.length === 0) return 0
+  const kept = userAt[Math.min(keepTurns, userAt.length) - 1]!
+  // Keeping from the first turn on keeps everything (a summary before it does not count).
+  const keepsAll = kept <= userAt[userAt.length - 1]!
+  if (!keepsAll) return kept
+  return userAt.length >= 2 ? userAt[0]! : 0
 }
 
 const partText = (p: Prompt.Message["content"][number] | string): string => {
