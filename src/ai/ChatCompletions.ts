@@ -253,13 +253,13 @@ export const make = (config: EndpointConfig) =>
           Stream.runForEach((bytes) => handle(sse.push(decoder.decode(bytes, { stream: true }))))
         )
         yield* handle(sse.end())
-        if (!acc.started && acc.finishReason === null) {
-          return yield* invalid(config, "the stream ended without any content")
-        }
-        // Neither a finish reason nor [DONE]: the connection was cut (a proxy timeout), and the
-        // text so far is not the whole answer. Retried like any broken connection.
+        // Neither a finish reason nor [DONE]: the connection was cut (a proxy timeout), and what
+        // came so far (text or thinking) is not the whole answer. Retried like any broken connection.
         if (acc.finishReason === null && !state.done) {
           return yield* network(config, url, "the stream was cut off before the answer ended")
+        }
+        if (!acc.started && acc.finishReason === null) {
+          return yield* invalid(config, "the stream ended without any content")
         }
       })
 
