@@ -82,6 +82,7 @@ describe("review: Telegram offsets across a restart", () => {
         const coreCtx = yield* Layer.buildWithScope(testCore(patch), scope)
         const real = Context.get(coreCtx, Intake)
         const intake = Layer.succeed(Intake, Intake.of({
+        settle: Effect.void,
           submit: (s) =>
             Effect.gen(function*() {
               if (s.text === "hold" && !held.release) {
@@ -138,6 +139,7 @@ describe("review: Telegram webhook retries", () => {
       const real = Context.get(coreCtx, Intake)
       const held = { submits: 0, release: false, interrupted: false }
       const slowIntake = Layer.succeed(Intake, Intake.of({
+        settle: Effect.void,
         submit: (s) =>
           Effect.gen(function*() {
             held.submits++

@@ -108,6 +108,7 @@ describe("Telegram offsets", () => {
       const real = Context.get(coreCtx, Intake)
       const held = { submits: 0, release: false }
       const slowIntake = Layer.succeed(Intake, Intake.of({
+        settle: Effect.void,
         submit: (s) =>
           Effect.gen(function*() {
             held.submits++

@@ -36,6 +36,11 @@ export type SubmitResult =
 
 export class Intake extends Context.Service<Intake, {
   readonly submit: (submission: Submission) => Effect.Effect<SubmitResult, QueueFull | ShuttingDown>
+  /**
+   * At a stop: interrupt answers still being delivered (a 429's retry-after can be long); the
+   * Router keeps an interrupted delivery in its outbox, which the stop then saves.
+   */
+  readonly settle: Effect.Effect<void>
 }>()("switchboard/Intake") {
   static readonly layer = Layer.effect(
     Intake,
@@ -112,7 +117,9 @@ export class Intake extends Context.Service<Intake, {
         return { _tag: "Queued", id: request.id } as const
       })
 
-      return Intake.of({ submit })
+      const settle = FiberSet.clear(background)
+
+      return Intake.of({ submit, settle })
     })
   )
 }

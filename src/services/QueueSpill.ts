@@ -12,6 +12,7 @@ import { Inbound, OutboundKind, Source } from "../domain/model.ts"
 import { CommandQueue } from "./CommandQueue.ts"
 import { Dispatcher } from "./Dispatcher.ts"
 import { GatewayConfig } from "./GatewayConfig.ts"
+import { Intake } from "./Intake.ts"
 import { RequestLog } from "./RequestLog.ts"
 import { Router } from "./Router.ts"
 
@@ -92,6 +93,7 @@ export class QueueSpill extends Context.Service<QueueSpill, {
       const dispatcher = yield* Dispatcher
       const requests = yield* RequestLog
       const router = yield* Router
+      const intake = yield* Intake
       const queueFile = join(stateDir, "pending.jsonl")
       const outboxFile = join(stateDir, "outbox.jsonl")
 
@@ -121,6 +123,7 @@ export class QueueSpill extends Context.Service<QueueSpill, {
 
       const save = Effect.gen(function*() {
         yield* dispatcher.drain
+        yield* intake.settle
         yield* router.stopOutbox
         const kept = (yield* queue.pending).map((item) => item.request).filter((r) => r.priority !== "relay")
         const undelivered = yield* router.outbox
