@@ -11,7 +11,7 @@ import { classify, initialFallbackState, onPrimaryFailure, onRestore, onSuccess 
 import { channelHeader } from "../src/ai/prompt.ts"
 import { retryAfterMs, retryDelayMs } from "../src/ai/retryPolicy.ts"
 import { makeSseDecoder } from "../src/ai/sse.ts"
-import { failureText } from "../src/ai/userMessages.ts"
+import { emptyReplyText, failureText } from "../src/ai/userMessages.ts"
 import { toMessages } from "../src/ai/wire.ts"
 import { formatJobs } from "../src/cli/jobs.ts"
 import { completionText } from "../src/services/ExecJobs.ts"
@@ -209,5 +209,13 @@ describe("wire: one leading system message", () => {
     const messages = toMessages(Prompt.fromMessages([system("You are switchboard."), system("Summary: Ada likes tea."), user("hi")]))
     assert.deepStrictEqual(messages.map((m) => m.role), ["system", "user"])
     assert.strictEqual(messages[0]!.content, "You are switchboard.\n\nSummary: Ada likes tea.")
+  })
+})
+
+describe("empty replies", () => {
+  it("tells the person only when the reply was blocked or cut off; a normal end stays silent", () => {
+    assert.match(emptyReplyText("content-filter") ?? "", /blocked/)
+    assert.match(emptyReplyText("length") ?? "", /ran out of room/)
+    for (const normal of ["stop", "tool-calls", "unknown"]) assert.isUndefined(emptyReplyText(normal), normal)
   })
 })

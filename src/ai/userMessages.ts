@@ -39,14 +39,12 @@ export const failureText = (e: AiError.AiError, attempts: number): string => {
 /** What to tell the person when the model ended its turn without a word; undefined: stay silent. */
 export const emptyReplyText = (finishReason: string): string | undefined => {
   switch (finishReason) {
-    case "stop":
-    case "tool-calls":
-      return undefined
     case "content-filter":
       return "The model's provider blocked this reply (content filter). Try rephrasing."
     case "length":
       return "The model ran out of room before it answered (its output limit). Ask again, perhaps more briefly."
     default:
-      return "The model ended without an answer. Please try again."
+      // Servers name a normal end in their own words (eos, end_turn): silence, as for "stop".
+      return undefined
   }
 }

@@ -4,7 +4,7 @@
 // this fiber, so they see the turn's CurrentRequest. New messages are appended to Memory, even
 // when the turn fails or is stopped; a history over the token budget is compacted first.
 import { readFileSync } from "node:fs"
-import { Effect, Layer, Metric, Option, Ref, Schema } from "effect"
+import { Cause, Effect, Exit, Layer, Metric, Option, Ref, Schema } from "effect"
 import { type AiError, Chat, LanguageModel, Prompt } from "effect/ai"
 import { RetryObserver } from "../ai/ChatCompletions.ts"
 import { ChatModel } from "../ai/ChatModel.ts"
@@ -16,8 +16,13 @@ import { emptyReplyText, failureText, retryNoticeText } from "../ai/userMessages
 import { TurnFailed } from "../domain/errors.ts"
 import { type Inbound, SILENT_TOKEN } from "../domain/model.ts"
 
-/** What memory keeps as the answer to a message the model never answered. */
-const UNANSWERED = "(no answer: this turn failed)"
+/** What memory keeps as the answer to a message the model did not answer in words, by how the turn ended. */
+const unanswered = (exit: Exit.Exit<unknown, unknown>): string =>
+  Exit.isSuccess(exit)
+    ? "(no reply: nothing to say)"
+    : Cause.hasInterruptsOnly(exit.cause)
+    ? "(no answer: the turn was stopped)"
+    : "(no answer: this turn failed)"
 import { requestAttributes } from "./Dispatcher.ts"
 import { GatewayConfig } from "./GatewayConfig.ts"
 import { Memory } from "./Memory.ts"
@@ -115,7 +120,7 @@ export const make = Effect.gen(function*() {
             .pipe(Effect.ignore)
         })
 
-      const persist = Effect.gen(function*() {
+      const persist = (exit: Exit.Exit<unknown, unknown>) => Effect.gen(function*() {
         const all = (yield* Ref.get(chat.history)).content
         const added = all.slice(base)
         // A failed first step leaves no trace in the Chat: remember at least what the person said,
@@ -124,7 +129,7 @@ export const make = Effect.gen(function*() {
         const saved = added.length > 0 ? added : [Prompt.makeMessage("user", { content: [Prompt.makePart("text", { text: userText })] })]
         yield* memory.append(
           saved.at(-1)?.role === "user"
-            ? [...saved, Prompt.makeMessage("assistant", { content: [Prompt.makePart("text", { text: UNANSWERED })] })]
+            ? [...saved, Prompt.makeMessage("assistant", { content: [Prompt.makePart("text", { text: unanswered(exit) })] })]
             : saved
         )
       })
@@ -165,7 +170,7 @@ export const make = Effect.gen(function*() {
             Effect.annotateLogs({ error: e.message, reason: e.reason._tag }),
             Effect.andThen(Effect.fail(new TurnFailed({ reason: e.message, userMessage: failureText(e, retries.count + 1) })))
           )),
-        Effect.onExit(() => persist)
+        Effect.onExit((exit) => persist(exit))
       )
     }).pipe(Effect.withSpan("agent.turn", { attributes: requestAttributes(request) }))
 
