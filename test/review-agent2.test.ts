@@ -1,69 +1,13 @@
 // Regression tests from the second review of the agent side (issue 4): provider quirks of OpenAI,
 // OpenRouter, Ollama and llama.cpp streams. Each one failed against the code as reviewed; the
 // comment above a test describes the bug it caught and the name says what a user observes now.
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
-import type { AddressInfo } from "node:net"
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
 import { agentCore } from "./support/agentCore.ts"
+import { chunk, rawServer, sse } from "./support/rawChatServer.ts"
 import { converse, inbox, tempStateDir } from "./support/agentDriver.ts"
 import { agentSettings, type Patch, type Recorded } from "./support/agentHarness.ts"
 import { type FakeChatCompletions, fakeChatCompletions } from "./support/fakeChatCompletions.ts"
-
-// ---- a raw chat/completions server: the test writes the exact SSE bytes a provider sends ----
-
-interface RawServer {
-  readonly url: string
-  readonly bodies: Array<any>
-}
-
-const rawServer = (handle: (body: any, res: ServerResponse, n: number) => Promise<void> | void) =>
-  Effect.acquireRelease(
-    Effect.promise(async () => {
-      const bodies: Array<any> = []
-      const server = createServer((req: IncomingMessage, res) => {
-        let s = ""
-        req.setEncoding("utf8")
-        req.on("data", (c: string) => (s += c))
-        req.on("end", () => {
-          const body = JSON.parse(s)
-          bodies.push(body)
-          void handle(body, res, bodies.length)
-        })
-      })
-      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-      const { port } = server.address() as AddressInfo
-      return { server, raw: { url: `http://127.0.0.1:${port}/v1`, bodies } as RawServer }
-    }),
-    ({ server }) =>
-      Effect.promise(() =>
-        new Promise<void>((resolve) => {
-          server.closeAllConnections()
-          server.close(() => resolve())
-        })
-      )
-  ).pipe(Effect.map(({ raw }) => raw))
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-const chunk = (delta: unknown, finish_reason: string | null = null, extra: Record<string, unknown> = {}) => ({
-  id: "chatcmpl-raw",
-  object: "chat.completion.chunk",
-  model: "primary-model",
-  choices: [{ index: 0, delta, finish_reason }],
-  ...extra
-})
-
-/** Writes `events` as SSE `data:` events (objects are JSON-encoded), pausing `gapMs` between them. */
-const sse = (events: ReadonlyArray<unknown>, gapMs = 0) => async (_body: any, res: ServerResponse) => {
-  res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" })
-  for (const e of events) {
-    if (res.destroyed) return
-    res.write(`data: ${typeof e === "string" ? e : JSON.stringify(e)}\n\n`)
-    if (gapMs > 0) await sleep(gapMs)
-  }
-  if (!res.destroyed) res.end()
-}
 
 const agent = (fake: FakeChatCompletions, dir: string, patch: Patch = (s) => s, recorded: Recorded = { events: [], wakes: [] }) =>
   agentCore(agentSettings(fake.url, dir, patch), recorded)

@@ -2,8 +2,6 @@
 // the code as reviewed; the comment above a test describes the bug it caught and the name says
 // what a user observes now.
 import { existsSync, readFileSync } from "node:fs"
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
-import type { AddressInfo } from "node:net"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Scope } from "effect"
@@ -13,50 +11,10 @@ import { compactionSplit } from "../src/ai/compaction.ts"
 import { DeliveryFailed } from "../src/domain/errors.ts"
 import { summaryMessage } from "../src/services/Memory.ts"
 import { agentCore } from "./support/agentCore.ts"
+import { chunk, rawServer, sse } from "./support/rawChatServer.ts"
 import { converse, tempStateDir as agentStateDir } from "./support/agentDriver.ts"
 import { agentSettings, type Patch } from "./support/agentHarness.ts"
 import { daemonLife, scriptedSession, tempStateDir } from "./support/harness.ts"
-
-// ---- a raw chat/completions server (as in review-agent2): the test writes the exact SSE bytes ----
-
-const rawServer = (handle: (body: any, res: ServerResponse, n: number) => Promise<void> | void) =>
-  Effect.acquireRelease(
-    Effect.promise(async () => {
-      const bodies: Array<any> = []
-      const server = createServer((req: IncomingMessage, res) => {
-        let s = ""
-        req.setEncoding("utf8")
-        req.on("data", (c: string) => (s += c))
-        req.on("end", () => {
-          bodies.push(JSON.parse(s))
-          void handle(bodies[bodies.length - 1], res, bodies.length)
-        })
-      })
-      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-      const { port } = server.address() as AddressInfo
-      return { server, url: `http://127.0.0.1:${port}/v1`, bodies }
-    }),
-    ({ server }) =>
-      Effect.promise(() =>
-        new Promise<void>((resolve) => {
-          server.closeAllConnections()
-          server.close(() => resolve())
-        })
-      )
-  )
-
-const chunk = (delta: unknown, finish_reason: string | null = null) => ({
-  id: "chatcmpl-raw",
-  object: "chat.completion.chunk",
-  model: "primary-model",
-  choices: [{ index: 0, delta, finish_reason }]
-})
-
-const sse = (events: ReadonlyArray<unknown>) => (_body: any, res: ServerResponse) => {
-  res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" })
-  for (const e of events) res.write(`data: ${typeof e === "string" ? e : JSON.stringify(e)}\n\n`)
-  res.end()
-}
 
 const user = (text: string) => Prompt.makeMessage("user", { content: [Prompt.makePart("text", { text })] })
 const assistant = (text: string) => Prompt.makeMessage("assistant", { content: [Prompt.makePart("text", { text })] })
