@@ -56,15 +56,18 @@ export class Intake extends Context.Service<Intake, {
       // Answers of our own are delivered in the background: a channel that is slow to take them
       // (a Telegram 429) must not hold up its caller (Telegram's poll loop serves every chat).
       const background = yield* FiberSet.make()
-      const answer = (request: Inbound, text: string) =>
+      /** Answered without the queue: remembered for dedupe, recorded, and (unless `deliver` is off) sent. */
+      const answer = (request: Inbound, text: string, deliver = true) =>
         Effect.gen(function*() {
           yield* queue.remember(request.id)
           yield* requests.queued(request)
           yield* requests.done(request.id, text)
-          yield* FiberSet.run(
-            background,
-            router.deliver(request.source, { kind: "reply", text, requestId: request.id }).pipe(Effect.ignore)
-          )
+          if (deliver) {
+            yield* FiberSet.run(
+              background,
+              router.deliver(request.source, { kind: "reply", text, requestId: request.id }).pipe(Effect.ignore)
+            )
+          }
           return { _tag: "Answered", id: request.id, reply: text } as const
         })
 
@@ -90,13 +93,9 @@ export class Intake extends Context.Service<Intake, {
         if (control === "stop") {
           const stopped = yield* dispatcher.abort(s.source)
           // The aborted turn answers for itself ("Stopped."); only say something when nothing ran.
-          if (stopped) {
-            yield* queue.remember(request.id)
-            yield* requests.queued(request)
-            yield* requests.done(request.id, "Stopped the running turn.")
-            return { _tag: "Answered", id: request.id, reply: "Stopped the running turn." } as const
-          }
-          return yield* answer(request, "Nothing is running for this chat.")
+          return yield* stopped
+            ? answer(request, "Stopped the running turn.", false)
+            : answer(request, "Nothing is running for this chat.")
         }
         if (control === "status") return yield* answer(request, formatStatus(yield* status.snapshot))
 
