@@ -124,14 +124,17 @@ const chat = Command.make(
             if (lost.reason === undefined) yield* Console.error(`lost contact with switchboard (${error.message}); retrying…`)
             lost.reason = error.message
           })
+        const backInTouch = Effect.suspend(() => {
+          if (lost.reason === undefined) return Effect.void
+          lost.reason = undefined
+          return Console.error("reconnected")
+        })
         const recover = (error: { readonly message: string }) =>
           Effect.gen(function*() {
             yield* lostContact(error)
             yield* Effect.sleep("1 second")
             const now = yield* client.getJson<Page>(`${inbox}?after=${Number.MAX_SAFE_INTEGER}`).pipe(Effect.option)
-            if (now._tag === "None" || lost.reason === undefined) return
-            lost.reason = undefined
-            yield* Console.error("reconnected")
+            if (now._tag === "Some") yield* backInTouch
           })
         const poll = pollOnce.pipe(Effect.catch(recover), Effect.forever)
         const poller = yield* Effect.forkChild(poll)
@@ -143,11 +146,7 @@ const chat = Command.make(
         const send = (text: string) => {
           const body = { text, source: flags.source, id: randomUUID() }
           const attempt: Effect.Effect<Accepted, ClientError> = client.postJson<Accepted>("/v1/messages", body).pipe(
-            Effect.tap(() =>
-              lost.reason === undefined ? Effect.void : Effect.sync(() => {
-                lost.reason = undefined
-              }).pipe(Effect.andThen(Console.error("reconnected")))
-            ),
+            Effect.tap(() => backInTouch),
             Effect.catch((error): Effect.Effect<Accepted, ClientError> => {
               const retryIn = (delay: Duration.Input, notice: Effect.Effect<void>) =>
                 notice.pipe(Effect.andThen(Effect.sleep(delay)), Effect.andThen(Effect.suspend(() => attempt)))

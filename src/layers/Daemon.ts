@@ -5,7 +5,6 @@ import { agentServices, openAiSession } from "../ai/composition.ts"
 import { AgentRoutes } from "../http/agentRoutes.ts"
 import { CoreRoutes } from "../http/coreRoutes.ts"
 import { HeartbeatRoutes } from "../http/heartbeatRoutes.ts"
-import { Dispatcher } from "../services/Dispatcher.ts"
 import { ExecJobs } from "../services/ExecJobs.ts"
 import { GatewayConfig } from "../services/GatewayConfig.ts"
 import { HeartbeatRunner } from "../services/HeartbeatRunner.ts"
@@ -62,10 +61,10 @@ const app = (env: NodeJS.ProcessEnv) => Layer.unwrap(
         Layer.provideMerge(TelegramChannel.layer)
       )
       : Layer.mergeAll(serveHttp(routes), HeartbeatRunner.sighup)
-    // drainOnStop and QueueSpill are outermost: on SIGTERM the running turn finishes while channels
-    // can still deliver, then what is still queued is kept for the next start.
+    // QueueSpill is outermost: on SIGTERM it drains the Dispatcher (the running turn finishes while
+    // channels can still deliver), then keeps what is still queued and undelivered for the next start.
     const runner = HeartbeatRunner.layerWith({ loadSettings: reloadHeartbeatSettings(env) })
-    return Layer.mergeAll(Dispatcher.drainOnStop, QueueSpill.layer).pipe(
+    return QueueSpill.layer.pipe(
       Layer.provideMerge(edges),
       Layer.provideMerge(graph(session, runner))
     )
