@@ -8,12 +8,12 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Layer, References } from "effect"
 import { LanguageModel, type Response } from "effect/ai"
-import { ChatModel } from "../src/ai/ChatModel.ts"
+import { ChatModel } from "../src/agent/model/ChatModel.ts"
 import { core } from "../src/layers/Core.ts"
-import { AgentSession } from "../src/services/AgentSession.ts"
-import { GatewayConfig } from "../src/services/GatewayConfig.ts"
-import { Intake } from "../src/services/Intake.ts"
-import { RequestLog } from "../src/services/RequestLog.ts"
+import { AgentSession } from "../src/agent/AgentSession.ts"
+import { GatewayConfig } from "../src/config/GatewayConfig.ts"
+import { Intake } from "../src/core/Intake.ts"
+import { RequestLog } from "../src/core/RequestLog.ts"
 
 export interface AgentBenchFigures {
   readonly toolCalls: number

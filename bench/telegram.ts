@@ -3,13 +3,13 @@
 // chunking a 100 KB Markdown reply.
 import { Duration, Effect, Layer, Redacted, References } from "effect"
 import { core } from "../src/layers/Core.ts"
-import { GatewayConfig } from "../src/services/GatewayConfig.ts"
-import { Questions } from "../src/services/Questions.ts"
-import { Session } from "../src/services/Session.ts"
-import { chunkHtml } from "../src/telegram/chunk.ts"
-import { renderMarkdown } from "../src/telegram/render.ts"
-import { TelegramApi } from "../src/telegram/TelegramApi.ts"
-import { TelegramChannel } from "../src/telegram/TelegramChannel.ts"
+import { GatewayConfig } from "../src/config/GatewayConfig.ts"
+import { Questions } from "../src/core/Questions.ts"
+import { Session } from "../src/core/Session.ts"
+import { chunkHtml } from "../src/channels/telegram/chunk.ts"
+import { renderMarkdown } from "../src/channels/telegram/render.ts"
+import { TelegramApi } from "../src/channels/telegram/TelegramApi.ts"
+import { TelegramChannel } from "../src/channels/telegram/TelegramChannel.ts"
 import { fakeBotApi, textUpdate } from "../test/support/fakeBotApi.ts"
 
 export interface Figures {

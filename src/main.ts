@@ -2,7 +2,8 @@
 import { NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { daemon } from "./layers/Daemon.ts"
-import { configProviderLayer, describeStartupFailure, teardown } from "./layers/startup.ts"
+import { configProviderLayer, describeStartupFailure } from "./config/environment.ts"
+import { teardown } from "./layers/startup.ts"
 
 const report = (error: unknown) =>
   Effect.sync(() => {

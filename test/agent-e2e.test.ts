@@ -1,18 +1,18 @@
 // exec end to end in-process, with the real SystemEvents, HeartbeatWake and HeartbeatRunner, composed
-// the way the daemon should compose the agent (src/ai/composition.ts): a turn from http:alice starts
+// the way the daemon should compose the agent (src/agent/composition.ts): a turn from http:alice starts
 // a program; http:bob talks meanwhile; the completion is relayed to alice's inbox, never to bob.
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Layer } from "effect"
-import { agentServices } from "../src/ai/composition.ts"
-import { ChatModel } from "../src/ai/ChatModel.ts"
+import { agentServices } from "../src/agent/composition.ts"
+import { ChatModel } from "../src/agent/model/ChatModel.ts"
 import { core, Foundation } from "../src/layers/Core.ts"
-import { AgentSession } from "../src/services/AgentSession.ts"
-import { ExecJobs } from "../src/services/ExecJobs.ts"
-import { GatewayConfig } from "../src/services/GatewayConfig.ts"
-import { HeartbeatRunner } from "../src/services/HeartbeatRunner.ts"
-import { HeartbeatWake } from "../src/services/HeartbeatWake.ts"
-import { Status } from "../src/services/Status.ts"
-import { SystemEvents } from "../src/services/SystemEvents.ts"
+import { AgentSession } from "../src/agent/AgentSession.ts"
+import { ExecJobs } from "../src/agent/exec/ExecJobs.ts"
+import { GatewayConfig } from "../src/config/GatewayConfig.ts"
+import { HeartbeatRunner } from "../src/heartbeat/HeartbeatRunner.ts"
+import { HeartbeatWake } from "../src/heartbeat/HeartbeatWake.ts"
+import { Status } from "../src/core/Status.ts"
+import { SystemEvents } from "../src/heartbeat/SystemEvents.ts"
 import { converse, eventually, inbox, tempStateDir } from "./support/agentDriver.ts"
 import { agentSettings } from "./support/agentHarness.ts"
 import { fakeChatCompletions } from "./support/fakeChatCompletions.ts"

@@ -4,9 +4,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Layer, Option, Redacted, Schema, Stream } from "effect"
 import { AiError, type Response, Tool, Toolkit } from "effect/ai"
-import { ChatModel } from "../src/ai/ChatModel.ts"
-import { RetryObserver, type RetryNotice } from "../src/ai/ChatCompletions.ts"
-import { GatewayConfig } from "../src/services/GatewayConfig.ts"
+import { ChatModel } from "../src/agent/model/ChatModel.ts"
+import { RetryObserver, type RetryNotice } from "../src/agent/model/ChatCompletions.ts"
+import { GatewayConfig } from "../src/config/GatewayConfig.ts"
 import { agentSettings, type Patch, withFallback } from "./support/agentHarness.ts"
 import { type FakeChatCompletions, fakeChatCompletions } from "./support/fakeChatCompletions.ts"
 

@@ -2,7 +2,7 @@
 // effects go, provider errors as the person sees them, and memory across turns.
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { Session } from "../src/services/Session.ts"
+import { Session } from "../src/core/Session.ts"
 import { agentCore } from "./support/agentCore.ts"
 import { converse, eventually, inbox, say, finished, tempStateDir } from "./support/agentDriver.ts"
 import { agentSettings, type Patch, type Recorded } from "./support/agentHarness.ts"

@@ -1,7 +1,7 @@
 // Bad input on every route, auth, and the error shape — over a real socket.
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Option, Redacted } from "effect"
-import { Session } from "../src/services/Session.ts"
+import { Session } from "../src/core/Session.ts"
 import { baseUrl, gatewayWithHttp } from "./support/harness.ts"
 
 const TOKEN = "s3cret-token"

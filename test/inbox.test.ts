@@ -2,7 +2,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
-import { Inbox } from "../src/services/Inbox.ts"
+import { Inbox } from "../src/channels/http/Inbox.ts"
 
 describe("Inbox", () => {
   it.effect("a long poll returns as soon as a message arrives, and only newer messages after `next`", () =>

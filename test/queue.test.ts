@@ -3,7 +3,7 @@ import { Duration, Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
 import type { Inbound, Priority } from "../src/domain/model.ts"
 import { effectiveRank } from "../src/domain/priority.ts"
-import { CommandQueue } from "../src/services/CommandQueue.ts"
+import { CommandQueue } from "../src/core/CommandQueue.ts"
 
 const options = { cap: 5, agingAfter: Duration.minutes(2), dedupeWindow: Duration.hours(1) }
 

@@ -6,8 +6,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Ref, Scope } from "effect"
 import { DeliveryFailed } from "../src/domain/errors.ts"
 import { TestClock } from "effect/testing"
-import type { Inbox } from "../src/services/Inbox.ts"
-import { parseSpill } from "../src/services/QueueSpill.ts"
+import type { Inbox } from "../src/channels/http/Inbox.ts"
+import { parseSpill } from "../src/core/QueueSpill.ts"
 import { daemonLife, scriptedSession, tempStateDir } from "./support/harness.ts"
 
 

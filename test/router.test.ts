@@ -6,8 +6,8 @@ import { TestClock } from "effect/testing"
 import { DeliveryFailed } from "../src/domain/errors.ts"
 import { deliveries } from "../src/domain/metrics.ts"
 import type { Outbound } from "../src/domain/model.ts"
-import { AgentTools } from "../src/services/AgentTools.ts"
-import { outboxDelayMs, Router } from "../src/services/Router.ts"
+import { AgentTools } from "../src/agent/AgentTools.ts"
+import { outboxDelayMs, Router } from "../src/core/Router.ts"
 
 const message: Outbound = { kind: "notify", text: "hi" }
 

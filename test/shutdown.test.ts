@@ -3,8 +3,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Deferred, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import { TestClock } from "effect/testing"
-import { Inbox } from "../src/services/Inbox.ts"
-import { Intake } from "../src/services/Intake.ts"
+import { Inbox } from "../src/channels/http/Inbox.ts"
+import { Intake } from "../src/core/Intake.ts"
 import { gateway, scriptedSession } from "./support/harness.ts"
 
 const withGateway = (release: Deferred.Deferred<void>, started: Deferred.Deferred<void>) =>

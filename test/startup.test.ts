@@ -2,7 +2,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { reloadHeartbeatSettings } from "../src/heartbeat/loadSettings.ts"
-import { configFileValue, shownValue } from "../src/layers/startup.ts"
+import { configFileValue, shownValue } from "../src/config/environment.ts"
 
 describe("start-up configuration", () => {
   it("never prints a secret, and masks the credentials of URL-like values, malformed ones included", () => {

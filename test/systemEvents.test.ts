@@ -5,8 +5,8 @@ import { Effect, Layer, Metric } from "effect"
 import { TestClock } from "effect/testing"
 import { systemEventsDropped } from "../src/heartbeat/metrics.ts"
 import { formatRelayPrompt } from "../src/heartbeat/relayPrompt.ts"
-import { GatewayConfig } from "../src/services/GatewayConfig.ts"
-import { type SystemEvent, SystemEvents } from "../src/services/SystemEvents.ts"
+import { GatewayConfig } from "../src/config/GatewayConfig.ts"
+import { type SystemEvent, SystemEvents } from "../src/heartbeat/SystemEvents.ts"
 
 const events = SystemEvents.layer.pipe(Layer.provide(GatewayConfig.test()))
 

@@ -4,11 +4,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Clock, Context, Effect, Fiber, Layer } from "effect"
 import { TestClock } from "effect/testing"
-import { Dispatcher } from "../src/services/Dispatcher.ts"
-import { Intake } from "../src/services/Intake.ts"
-import { Router } from "../src/services/Router.ts"
-import { TelegramApi, TelegramApiError } from "../src/telegram/TelegramApi.ts"
-import { TelegramChannel } from "../src/telegram/TelegramChannel.ts"
+import { Dispatcher } from "../src/core/Dispatcher.ts"
+import { Intake } from "../src/core/Intake.ts"
+import { Router } from "../src/core/Router.ts"
+import { TelegramApi, TelegramApiError } from "../src/channels/telegram/TelegramApi.ts"
+import { TelegramChannel } from "../src/channels/telegram/TelegramChannel.ts"
 import { ALLOWED, Gates, testCore } from "./support/telegramHarness.ts"
 
 interface StubCall {

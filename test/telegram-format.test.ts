@@ -1,14 +1,14 @@
 // Pure parts of the Telegram channel: Markdown → Telegram HTML, chunking, callback data, pacing,
 // typing policy, targets.
 import { assert, describe, it } from "@effect/vitest"
-import { CALLBACK_DATA_LIMIT, decodeAnswer, encodeAnswer } from "../src/telegram/callbackData.ts"
-import { chunkHtml, htmlToPlain } from "../src/telegram/chunk.ts"
-import { chatIntervalMs, reserve, type PaceState } from "../src/telegram/pacing.ts"
-import { makeQuestionButtons } from "../src/telegram/questionButtons.ts"
-import { renderMarkdown } from "../src/telegram/render.ts"
-import { parseTarget, sourceOf } from "../src/telegram/target.ts"
-import { decideTyping } from "../src/telegram/typingPolicy.ts"
-import { scrubToken } from "../src/telegram/TelegramApi.ts"
+import { CALLBACK_DATA_LIMIT, decodeAnswer, encodeAnswer } from "../src/channels/telegram/callbackData.ts"
+import { chunkHtml, htmlToPlain } from "../src/channels/telegram/chunk.ts"
+import { chatIntervalMs, reserve, type PaceState } from "../src/channels/telegram/pacing.ts"
+import { makeQuestionButtons } from "../src/channels/telegram/questionButtons.ts"
+import { renderMarkdown } from "../src/channels/telegram/render.ts"
+import { parseTarget, sourceOf } from "../src/channels/telegram/target.ts"
+import { decideTyping } from "../src/channels/telegram/typingPolicy.ts"
+import { scrubToken } from "../src/channels/telegram/TelegramApi.ts"
 
 const ALLOWED_TAGS = new Set(["b", "i", "s", "u", "code", "pre", "a", "blockquote", "tg-spoiler"])
 

@@ -5,7 +5,7 @@ import { Deferred, Duration, Effect, Exit, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import { firstTickDelay, sameSlot } from "../src/heartbeat/tickPolicy.ts"
 import { mergeWake, reasonPriority, RELAY_RETRIES, relayRetryDelay } from "../src/heartbeat/wakePolicy.ts"
-import { HeartbeatWake, type Wake, type WakeOutcome } from "../src/services/HeartbeatWake.ts"
+import { HeartbeatWake, type Wake, type WakeOutcome } from "../src/heartbeat/HeartbeatWake.ts"
 
 const timing = { coalesce: Duration.millis(250), retryDelay: Duration.seconds(1) }
 

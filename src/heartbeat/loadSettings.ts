@@ -1,8 +1,8 @@
 // Read the settings the way the daemon does at start (environment plus SWITCHBOARD_CONFIG_FILE), at
 // any later moment: for reload (SIGHUP, POST /v1/admin/reload) and for the watchdog.
 import { Effect } from "effect"
-import { configProviderLayer, describeStartupFailure } from "../layers/startup.ts"
-import { ConfigSchema, type GatewaySettings } from "../services/GatewayConfig.ts"
+import { configProviderLayer, describeStartupFailure } from "../config/environment.ts"
+import { ConfigSchema, type GatewaySettings } from "../config/GatewayConfig.ts"
 import { HeartbeatSettingsInvalid } from "./settings.ts"
 
 type Env = Record<string, string | undefined>

@@ -1,6 +1,6 @@
 // The heartbeat's settings as the runner uses them, and their checks (a zero interval would spin).
 import { Duration, Schema } from "effect"
-import type { GatewaySettings } from "../services/GatewayConfig.ts"
+import type { GatewaySettings } from "../config/GatewayConfig.ts"
 
 export type HeartbeatSettings = GatewaySettings["heartbeat"]
 

@@ -1,7 +1,9 @@
 // How wake requests merge and when the wake timer fires. Pure functions; HeartbeatWake holds the state.
 // Each rule here is a fix for a scheduler that lost or delayed wakes (ARCHITECTURE.md invariant 5).
-import type { WakeReason } from "../services/HeartbeatWake.ts"
 import { Duration } from "effect"
+
+/** Lowest to highest priority when requests merge: retry < interval < other < action. */
+export type WakeReason = "retry" | "interval" | "exec-event" | "manual" | "hook" | (string & {})
 
 /** Lowest to highest: retry < interval < other < action (exec-event, manual, hook). */
 export const ACTION_REASONS: ReadonlyArray<string> = ["exec-event", "manual", "hook"]

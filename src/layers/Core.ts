@@ -1,15 +1,15 @@
 // The core service graph, with the Session (and queue) swappable: the daemon passes the live
 // ones, tests pass their own. Requires GatewayConfig.
 import { Layer } from "effect"
-import { AgentTools } from "../services/AgentTools.ts"
-import { CommandQueue } from "../services/CommandQueue.ts"
-import { Dispatcher } from "../services/Dispatcher.ts"
-import { Inbox } from "../services/Inbox.ts"
-import { Intake } from "../services/Intake.ts"
-import { RequestLog } from "../services/RequestLog.ts"
-import { Router } from "../services/Router.ts"
-import type { Session } from "../services/Session.ts"
-import { Status } from "../services/Status.ts"
+import { AgentTools } from "../agent/AgentTools.ts"
+import { CommandQueue } from "../core/CommandQueue.ts"
+import { Dispatcher } from "../core/Dispatcher.ts"
+import { Inbox } from "../channels/http/Inbox.ts"
+import { Intake } from "../core/Intake.ts"
+import { RequestLog } from "../core/RequestLog.ts"
+import { Router } from "../core/Router.ts"
+import type { Session } from "../core/Session.ts"
+import { Status } from "../core/Status.ts"
 
 /** Services with no dependencies on the session. */
 export const Foundation = Layer.mergeAll(Router.layer, RequestLog.layer).pipe(

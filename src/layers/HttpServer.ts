@@ -5,7 +5,7 @@ import { writeFileAtomic } from "../domain/files.ts"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Duration, Effect, Layer } from "effect"
 import { HttpRouter, HttpServer } from "effect/http"
-import { GatewayConfig } from "../services/GatewayConfig.ts"
+import { GatewayConfig } from "../config/GatewayConfig.ts"
 
 export const serveHttp = <E, R>(routes: Layer.Layer<never, E, R>) =>
   Layer.unwrap(

@@ -3,7 +3,7 @@ import { Effect, Layer, Logger, Option, References } from "effect"
 import { FetchHttpClient } from "effect/http"
 import { OtlpSerialization, OtlpTracer } from "effect/observability"
 import { VERSION } from "../domain/version.ts"
-import { GatewayConfig } from "../services/GatewayConfig.ts"
+import { GatewayConfig } from "../config/GatewayConfig.ts"
 
 export const Observability = Layer.unwrap(
   Effect.gen(function*() {

@@ -1,11 +1,11 @@
 // The agent composed into the core graph for tests, the way the daemon composes it.
 import { Layer } from "effect"
-import { ChatModel } from "../../src/ai/ChatModel.ts"
+import { ChatModel } from "../../src/agent/model/ChatModel.ts"
 import { core, Foundation } from "../../src/layers/Core.ts"
-import { AgentSession } from "../../src/services/AgentSession.ts"
-import { ExecJobs } from "../../src/services/ExecJobs.ts"
-import { GatewayConfig } from "../../src/services/GatewayConfig.ts"
-import { Questions } from "../../src/services/Questions.ts"
+import { AgentSession } from "../../src/agent/AgentSession.ts"
+import { ExecJobs } from "../../src/agent/exec/ExecJobs.ts"
+import { GatewayConfig } from "../../src/config/GatewayConfig.ts"
+import { Questions } from "../../src/core/Questions.ts"
 import { type Patch, type Recorded, recordingHeartbeat } from "./agentHarness.ts"
 
 /** The agent in the core graph: Questions and ExecJobs share the core's Router (layers memoize). */

@@ -5,9 +5,9 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { randomUUID } from "node:crypto"
 import { Effect } from "effect"
-import { Inbox, type InboxMessage } from "../../src/services/Inbox.ts"
-import { Intake } from "../../src/services/Intake.ts"
-import { type RequestRecord, RequestLog } from "../../src/services/RequestLog.ts"
+import { Inbox, type InboxMessage } from "../../src/channels/http/Inbox.ts"
+import { Intake } from "../../src/core/Intake.ts"
+import { type RequestRecord, RequestLog } from "../../src/core/RequestLog.ts"
 
 export const tempStateDir = Effect.acquireRelease(
   Effect.sync(() => mkdtempSync(join(tmpdir(), "switchboard-agent-"))),

@@ -1,9 +1,9 @@
 // Shared setup for the agent tests: config pointed at the fake chat/completions server, small
 // test layers for SystemEvents and HeartbeatWake, and the agent composed into the core graph.
 import { Duration, Effect, Layer, Option } from "effect"
-import type { GatewaySettings } from "../../src/services/GatewayConfig.ts"
-import { HeartbeatWake, type WakeRequest } from "../../src/services/HeartbeatWake.ts"
-import { type SystemEvent, SystemEvents } from "../../src/services/SystemEvents.ts"
+import type { GatewaySettings } from "../../src/config/GatewayConfig.ts"
+import { HeartbeatWake, type WakeRequest } from "../../src/heartbeat/HeartbeatWake.ts"
+import { type SystemEvent, SystemEvents } from "../../src/heartbeat/SystemEvents.ts"
 
 export type Patch = (s: GatewaySettings) => GatewaySettings
 

@@ -2,17 +2,17 @@
 // turns behind gates, turns that call notify and ask), a small Questions layer, and the live
 // grammY client. Used by the telegram*.test.ts files.
 import { Context, Deferred, Duration, Effect, Layer, Redacted, Schedule } from "effect"
-import type { AskOutcome, PendingQuestion } from "../../src/services/Questions.ts"
-import { Questions } from "../../src/services/Questions.ts"
+import type { AskOutcome, PendingQuestion } from "../../src/core/Questions.ts"
+import { Questions } from "../../src/core/Questions.ts"
 import { core, Foundation } from "../../src/layers/Core.ts"
 import type { Inbound } from "../../src/domain/model.ts"
-import { AgentTools } from "../../src/services/AgentTools.ts"
-import { CurrentRequest } from "../../src/services/CurrentRequest.ts"
-import { GatewayConfig, type GatewaySettings } from "../../src/services/GatewayConfig.ts"
-import { Router } from "../../src/services/Router.ts"
-import { Session } from "../../src/services/Session.ts"
-import { TelegramApi } from "../../src/telegram/TelegramApi.ts"
-import { TelegramChannel } from "../../src/telegram/TelegramChannel.ts"
+import { AgentTools } from "../../src/agent/AgentTools.ts"
+import { CurrentRequest } from "../../src/core/CurrentRequest.ts"
+import { GatewayConfig, type GatewaySettings } from "../../src/config/GatewayConfig.ts"
+import { Router } from "../../src/core/Router.ts"
+import { Session } from "../../src/core/Session.ts"
+import { TelegramApi } from "../../src/channels/telegram/TelegramApi.ts"
+import { TelegramChannel } from "../../src/channels/telegram/TelegramChannel.ts"
 import type { FakeBotApi } from "./fakeBotApi.ts"
 
 /** Questions as the agent work defines them, reduced to what the channel relies on. */

@@ -1,0 +1,203 @@
+// The real agent: a Session on a chat/completions model with tools. A turn is the system prompt,
+// the remembered conversation and the new message behind a channel header; the tool loop runs
+// (`Chat.generateText` while the model asks for tools) up to a step limit. Tool handlers run in
+// this fiber, so they see the turn's CurrentRequest. New messages are appended to Memory, even
+// when the turn fails or is stopped; a history over the token budget is compacted first.
+import { readFileSync } from "node:fs"
+import { Cause, Effect, Exit, Layer, Metric, Option, Ref, Schema } from "effect"
+import { type AiError, Chat, LanguageModel, Prompt } from "effect/ai"
+import { RetryObserver } from "./model/ChatCompletions.ts"
+import { ChatModel } from "./model/ChatModel.ts"
+import { compactionSplit, SUMMARISE_INSTRUCTIONS, transcript } from "./compaction.ts"
+import { compactions } from "./metrics.ts"
+import { DEFAULT_SYSTEM_PROMPT, userTurnText } from "./prompt.ts"
+import { AgentToolkit, AgentToolkitLive } from "./toolkit.ts"
+import { emptyReplyText, failureText, retryNoticeText } from "./userMessages.ts"
+import { TurnFailed } from "../domain/errors.ts"
+import { type Inbound, SILENT_TOKEN } from "../domain/model.ts"
+
+/** What memory keeps as the answer to a message the model did not answer in words, by how the turn ended. */
+const unanswered = (exit: Exit.Exit<unknown, unknown>): string =>
+  Exit.isSuccess(exit)
+    ? "(no reply: nothing to say)"
+    : Cause.hasInterruptsOnly(exit.cause)
+    ? "(no answer: the turn was stopped)"
+    : "(no answer: this turn failed)"
+import { requestAttributes } from "../core/Dispatcher.ts"
+import { GatewayConfig } from "../config/GatewayConfig.ts"
+import { Memory } from "./Memory.ts"
+import { Router } from "../core/Router.ts"
+import { Session } from "../core/Session.ts"
+
+export class SystemPromptUnreadable extends Schema.TaggedError<SystemPromptUnreadable>()("SystemPromptUnreadable", {
+  file: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `SWITCHBOARD_SYSTEM_PROMPT_FILE: cannot read ${this.file} (${this.reason})`
+  }
+}
+
+export const loadSystemPrompt = (file: Option.Option<string>) =>
+  Option.match(file, {
+    onNone: () => Effect.succeed(DEFAULT_SYSTEM_PROMPT),
+    onSome: (path) =>
+      Effect.try({
+        try: () => readFileSync(path, "utf8").trim(),
+        catch: (e) => new SystemPromptUnreadable({ file: path, reason: e instanceof Error ? e.message : String(e) })
+      })
+  })
+
+interface CompactionReport {
+  readonly at: string
+  readonly ok: boolean
+  readonly detail: string
+}
+
+export const make = Effect.gen(function*() {
+  const config = yield* GatewayConfig
+  const chatModel = yield* ChatModel
+  const memory = yield* Memory
+  const router = yield* Router
+  const toolkit = yield* AgentToolkit
+  const systemPrompt = yield* loadSystemPrompt(config.model.systemPromptFile)
+  const { maxSteps, tokenBudget, keepTurns } = config.model
+  const state: { lastCompaction: CompactionReport | undefined; turns: number } = { lastCompaction: undefined, turns: 0 }
+
+  const systemMessage = Prompt.makeMessage("system", { content: systemPrompt })
+  const withModel = Effect.provideService(LanguageModel.LanguageModel, chatModel.languageModel)
+
+  /** Older turns → one summary message. A failure keeps the history as it is and is reported. */
+  const compactIfNeeded = Effect.gen(function*() {
+    const tokens = yield* memory.estimatedTokens
+    if (tokens <= tokenBudget) return
+    const history = yield* memory.load
+    const split = compactionSplit(history, keepTurns)
+    if (split === 0) return
+    const older = history.slice(0, split)
+    const result = yield* LanguageModel.generateText({
+      prompt: Prompt.make([
+        { role: "system", content: SUMMARISE_INSTRUCTIONS },
+        { role: "user", content: transcript(older) }
+      ])
+    }).pipe(withModel, Effect.result)
+    const at = new Date().toISOString()
+    if (result._tag === "Failure" || result.success.text.trim() === "") {
+      const detail = result._tag === "Failure" ? result.failure.message : "the model returned an empty summary"
+      state.lastCompaction = { at, ok: false, detail }
+      yield* Metric.update(Metric.withAttributes(compactions, { outcome: "failed" }), 1)
+      yield* Effect.logWarning("compaction failed; keeping the full history").pipe(
+        Effect.annotateLogs({ error: detail, estimatedTokens: tokens })
+      )
+      return
+    }
+    yield* memory.compact(result.success.text.trim(), split)
+    state.lastCompaction = { at, ok: true, detail: `summarised ${split} messages (~${tokens} tokens before)` }
+    yield* Metric.update(Metric.withAttributes(compactions, { outcome: "ok" }), 1)
+    yield* Effect.logInfo("conversation compacted").pipe(
+      Effect.annotateLogs({ replaced: split, estimatedTokensBefore: tokens })
+    )
+  }).pipe(Effect.withSpan("agent.compact"))
+
+  const prompt = (request: Inbound) =>
+    Effect.gen(function*() {
+      state.turns++
+      yield* compactIfNeeded
+      const history = yield* memory.load
+      // fromMessages: the remembered messages are already decoded; Prompt.make would decode them again.
+      const chat = yield* Chat.fromPrompt(Prompt.fromMessages([systemMessage, ...history]))
+      const base = 1 + history.length
+      const retries = { count: 0, told: false }
+      const userText = userTurnText(request)
+
+      // Tell the person once per turn that we are waiting on the model (they would see nothing else).
+      const observer = (notice: { readonly delayMs: number; readonly error: AiError.AiError }) =>
+        Effect.gen(function*() {
+          retries.count++
+          if (retries.told) return
+          retries.told = true
+          yield* router.deliver(request.source, { kind: "notify", text: retryNoticeText(notice.error, notice.delayMs), requestId: request.id })
+            .pipe(Effect.ignore)
+        })
+
+      const persist = (exit: Exit.Exit<unknown, unknown>) => Effect.gen(function*() {
+        const all = (yield* Ref.get(chat.history)).content
+        const added = all.slice(base)
+        // A failed first step leaves no trace in the Chat: remember at least what the person said,
+        // and that it went unanswered, so user and assistant still alternate (strict chat templates,
+        // e.g. Mistral or Gemma on llama.cpp, refuse two user messages in a row).
+        const saved = added.length > 0 ? added : [Prompt.makeMessage("user", { content: [Prompt.makePart("text", { text: userText })] })]
+        yield* memory.append(
+          saved.at(-1)?.role === "user"
+            ? [...saved, Prompt.makeMessage("assistant", { content: [Prompt.makePart("text", { text: unanswered(exit) })] })]
+            : saved
+        )
+      })
+
+      const loop = Effect.gen(function*() {
+        let response = yield* chat.generateText({ prompt: userText, toolkit, concurrency: 1 }).pipe(
+          Effect.withSpan("agent.step", { attributes: { "switchboard.step": 1 } })
+        )
+        let steps = 1
+        while (response.finishReason === "tool-calls") {
+          if (steps >= maxSteps) {
+            return yield* new TurnFailed({
+              reason: `step limit (${maxSteps}) reached`,
+              userMessage: `I stopped after ${maxSteps} tool steps without finishing. Ask me to continue if you want me to go on.`
+            })
+          }
+          steps++
+          retries.count = 0 // "failed after N attempts" counts the attempts of the step that failed
+          response = yield* chat.generateText({ prompt: [], toolkit, concurrency: 1 }).pipe(
+            Effect.withSpan("agent.step", { attributes: { "switchboard.step": steps } })
+          )
+        }
+        yield* Effect.annotateCurrentSpan({ "switchboard.steps": steps, "gen_ai.response.finish_reason": response.finishReason })
+        const text = response.text.trim()
+        if (text !== "") return { text }
+        // Nothing said: silence is the model's choice only when it stopped normally. A blocked or
+        // cut-off reply is a failure the person must hear about.
+        const empty = emptyReplyText(response.finishReason)
+        if (empty === undefined) return { text: SILENT_TOKEN }
+        return yield* new TurnFailed({ reason: `empty reply (finish reason ${response.finishReason})`, userMessage: empty })
+      })
+
+      return yield* loop.pipe(
+        withModel,
+        Effect.provideService(RetryObserver, observer),
+        Effect.catchTag("AiError", (e) =>
+          Effect.logWarning("model request failed").pipe(
+            Effect.annotateLogs({ error: e.message, reason: e.reason._tag }),
+            Effect.andThen(Effect.fail(new TurnFailed({ reason: e.message, userMessage: failureText(e, retries.count + 1) })))
+          )),
+        Effect.onExit((exit) => persist(exit))
+      )
+    }).pipe(Effect.withSpan("agent.turn", { attributes: requestAttributes(request) }))
+
+  const reset = Effect.asVoid(memory.reset)
+
+  const info = Effect.gen(function*() {
+    const model = yield* chatModel.status
+    const conversation = yield* memory.info
+    return {
+      provider: "openai",
+      model: model.active === "fallback" && model.fallback !== null ? model.fallback : model.primary,
+      fallback: model,
+      conversation: { ...conversation, estimatedTokens: yield* memory.estimatedTokens, tokenBudget },
+      lastCompaction: state.lastCompaction ?? null,
+      turns: state.turns
+    }
+  })
+
+  return Session.of({ prompt, reset, info })
+})
+
+export class AgentSession {
+  /**
+   * The Session, with its memory and tool handlers. Needs ChatModel (e.g. `ChatModel.layerFetch`),
+   * AgentTools and Router (from the core graph) and GatewayConfig.
+   */
+  static readonly layer = Layer.effect(Session, make).pipe(
+    Layer.provide(Layer.mergeAll(Memory.layer, AgentToolkitLive))
+  )
+}

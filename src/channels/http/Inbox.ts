@@ -1,0 +1,136 @@
+// Everything the Router delivers to `http:*` and `cli:*` targets, kept per source and long-polled
+// by clients (GET /v1/inbox/:source). This is how HTTP and CLI users receive what they did not
+// ask for: tool notifications, questions, relays of system events.
+import { randomUUID } from "node:crypto"
+import { Clock, Context, Deferred, Effect, Layer } from "effect"
+import type { Outbound, OutboundKind } from "../../domain/model.ts"
+import { Router } from "../../core/Router.ts"
+
+export interface InboxMessage {
+  readonly seq: number
+  readonly kind: OutboundKind
+  readonly requestId?: string | undefined
+  readonly text: string
+  readonly at: string
+  readonly question?: { readonly id: string; readonly options: ReadonlyArray<string> } | undefined
+}
+
+export interface InboxPage {
+  readonly messages: ReadonlyArray<InboxMessage>
+  /** Pass as `after` to get only newer messages. */
+  readonly next: number
+  /**
+   * Which life of this inbox the seqs belong to (a restarted daemon, an inbox forgotten and made
+   * again start at 1). Pass it back: when it changed, `after` is ignored and everything is returned.
+   */
+  readonly epoch?: string | undefined
+}
+
+interface Box {
+  messages: Array<InboxMessage>
+  nextSeq: number
+  changed: Deferred.Deferred<void>
+  /** Long-polls waiting on this box. */
+  waiting: number
+  readonly epoch: string
+}
+
+/** Channels whose users read their messages from the inbox. */
+export const INBOX_CHANNELS = ["http", "cli"] as const
+
+export class Inbox extends Context.Service<Inbox, {
+  readonly append: (source: string, message: Outbound) => Effect.Effect<InboxMessage>
+  /**
+   * Messages with seq > after (all of them when `epoch` is not the box's); waits up to waitMs for
+   * the first one when there are none.
+   */
+  readonly read: (source: string, after: number, waitMs: number, epoch?: string) => Effect.Effect<InboxPage>
+}>()("switchboard/Inbox") {
+  static readonly make = (options: { readonly keepPerSource: number; readonly maxSources: number }) =>
+    Effect.gen(function*() {
+      const boxes = new Map<string, Box>()
+
+      const boxOf = (source: string) =>
+        Effect.suspend(() => {
+          const existing = boxes.get(source)
+          if (existing) return Effect.succeed(existing)
+          return Effect.map(Deferred.make<void>(), (changed) => {
+            const box: Box = { messages: [], nextSeq: 1, changed, waiting: 0, epoch: randomUUID().slice(0, 8) }
+            boxes.set(source, box)
+            return box
+          })
+        })
+
+      const append = (source: string, message: Outbound) =>
+        Effect.gen(function*() {
+          const box = yield* boxOf(source)
+          const now = yield* Clock.currentTimeMillis
+          const entry: InboxMessage = {
+            seq: box.nextSeq++,
+            kind: message.kind,
+            requestId: message.requestId,
+            text: message.text,
+            at: new Date(now).toISOString(),
+            question: message.question
+          }
+          box.messages.push(entry)
+          if (box.messages.length > options.keepPerSource) box.messages.splice(0, box.messages.length - options.keepPerSource)
+          // Most recently used last; beyond maxSources the longest-quiet inbox is forgotten, so
+          // clients inventing new source names cannot grow memory without bound.
+          boxes.delete(source)
+          boxes.set(source, box)
+          for (const [name] of boxes) {
+            if (boxes.size <= options.maxSources) break
+            boxes.delete(name)
+          }
+          const woken = box.changed
+          box.changed = yield* Deferred.make<void>()
+          yield* Deferred.succeed(woken, undefined)
+          return entry
+        })
+
+      const page = (box: Box, requested: number, epoch: string | undefined): InboxPage => {
+        const after = epoch !== undefined && epoch !== box.epoch ? 0 : requested
+        const messages = box.messages.filter((m) => m.seq > after)
+        // Never past the last message: a client that asks "after infinity" learns where the box is.
+        return { messages, next: messages.at(-1)?.seq ?? Math.min(Math.max(after, 0), box.nextSeq - 1), epoch: box.epoch }
+      }
+
+      const EMPTY: InboxPage = { messages: [], next: 0 }
+
+      // Reading never keeps a box: polling names that nobody writes to must neither grow memory
+      // nor push real inboxes (with unread replies) out. A long-poll holds a box only while it waits.
+      const read = (source: string, after: number, waitMs: number, epoch?: string) =>
+        Effect.gen(function*() {
+          const existing = boxes.get(source)
+          if (existing === undefined && waitMs <= 0) return EMPTY
+          const box = existing ?? (yield* boxOf(source))
+          const first = page(box, after, epoch)
+          if (first.messages.length > 0 || waitMs <= 0) return first
+          box.waiting++
+          yield* Deferred.await(box.changed).pipe(
+            Effect.timeoutOption(waitMs),
+            Effect.ensuring(Effect.sync(() => {
+              box.waiting--
+              if (box.waiting === 0 && box.nextSeq === 1 && boxes.get(source) === box) boxes.delete(source)
+            }))
+          )
+          return page(box, after, epoch)
+        })
+
+      return Inbox.of({ append, read })
+    })
+
+  /** The inbox, registered with the Router as the sender for the `http` and `cli` channels. */
+  static readonly layer = Layer.effect(
+    Inbox,
+    Effect.gen(function*() {
+      const inbox = yield* Inbox.make({ keepPerSource: 1000, maxSources: 10_000 })
+      const router = yield* Router
+      for (const channel of INBOX_CHANNELS) {
+        yield* router.register({ channel, send: (target, message) => Effect.asVoid(inbox.append(target, message)) })
+      }
+      return inbox
+    })
+  )
+}

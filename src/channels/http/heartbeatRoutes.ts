@@ -1,0 +1,72 @@
+// Heartbeat routes: POST /v1/system-events (enqueue an event for a session key and wake for it) and
+// POST /v1/admin/reload (re-read the heartbeat settings and replace the runner in place).
+import { Effect, Layer, Schema } from "effect"
+import { Source } from "../../domain/model.ts"
+import { channelOf } from "../../domain/source.ts"
+import { describeSettings } from "../../heartbeat/settings.ts"
+import { HeartbeatRunner } from "../../heartbeat/HeartbeatRunner.ts"
+import { HeartbeatWake } from "../../heartbeat/HeartbeatWake.ts"
+import { Router } from "../../core/Router.ts"
+import { SystemEvents } from "../../heartbeat/SystemEvents.ts"
+import { ApiError, jsonBody, route } from "./api.ts"
+
+const SystemEventBody = Schema.Struct({
+  sessionKey: Source,
+  text: Schema.String.check(
+    Schema.isNonEmpty({ expected: "a non-empty text" }),
+    Schema.isMaxLength(16 * 1024, { expected: "a text of at most 16384 characters" })
+  ),
+  contextKey: Schema.optional(Schema.String.check(Schema.isPattern(/^\S{1,128}$/, {
+    expected: "a context key of 1-128 non-space characters"
+  }))),
+  reason: Schema.optional(Schema.String.check(Schema.isPattern(/^[a-z][a-z0-9-]{0,31}$/, {
+    expected: "a reason such as exec-event, manual or hook"
+  }))),
+  wake: Schema.optional(Schema.Boolean)
+})
+
+const PostSystemEvent = route("POST", "/v1/system-events", Effect.gen(function*() {
+  const body = yield* jsonBody(SystemEventBody)
+  if (body.text.trim().length === 0) {
+    return yield* new ApiError({ status: 400, code: "invalid_body", message: "text must not be blank" })
+  }
+  // An event for a chat no channel can reach would be relayed into the void (and consumed).
+  const channels = (yield* (yield* Router).stats).channels
+  const channel = channelOf(body.sessionKey) ?? ""
+  if (!channels.includes(channel)) {
+    return yield* new ApiError({
+      status: 400,
+      code: "unknown_channel",
+      message: `no running channel delivers to ${body.sessionKey} (running: ${channels.join(", ")})`
+    })
+  }
+  const events = yield* SystemEvents
+  // Text from an API client is data from outside: the model sees it labelled untrusted.
+  const event = yield* events.enqueue(body.sessionKey, body.text, { contextKey: body.contextKey, trusted: false }).pipe(
+    Effect.catchTag("SystemEventsFull", (e) =>
+      Effect.fail(new ApiError({ status: 503, code: "system_events_full", message: e.message })))
+  )
+  const wake = body.wake ?? true
+  if (wake) yield* (yield* HeartbeatWake).request({ reason: body.reason ?? "exec-event", sessionKey: body.sessionKey })
+  const pending = (yield* events.peek(body.sessionKey)).length
+  return {
+    status: 202,
+    body: {
+      sessionKey: body.sessionKey,
+      ...(event !== undefined ? { id: event.id } : { skipped: "repeats the previous pending event" }),
+      pending,
+      woke: wake
+    }
+  }
+}).pipe(Effect.withSpan("http.system_event")))
+
+const PostReload = route("POST", "/v1/admin/reload", Effect.gen(function*() {
+  const runner = yield* HeartbeatRunner
+  const settings = yield* runner.reload.pipe(
+    Effect.mapError((e) => new ApiError({ status: 400, code: "invalid_config", message: e.message }))
+  )
+  const stats = yield* runner.stats
+  return { body: { reloaded: true, generation: stats.generation, heartbeat: describeSettings(settings) } }
+}))
+
+export const HeartbeatRoutes = Layer.mergeAll(PostSystemEvent, PostReload)

@@ -1,0 +1,164 @@
+// The Telegram channel: long polling (or a webhook) in, one sender for every `telegram:*` target
+// out, a typing indicator while a Telegram chat's turn runs, and a /status section with a health
+// check. Everything it holds lives in this layer's scope: closing the scope stops polling,
+// confirms the offset of what was handed to Intake, and unregisters the sender.
+import { Context, Duration, Effect, FiberSet, Layer, Metric, Option, Redacted, Schedule } from "effect"
+import { Dispatcher } from "../../core/Dispatcher.ts"
+import { ConfigInvalid, GatewayConfig } from "../../config/GatewayConfig.ts"
+import { Intake } from "../../core/Intake.ts"
+import { Questions } from "../../core/Questions.ts"
+import { Router } from "../../core/Router.ts"
+import { type HealthCheck, Status } from "../../core/Status.ts"
+import { makeInbound } from "./inbound.ts"
+import { makePolling, type PollState } from "./polling.ts"
+import { makeQuestionButtons } from "./questionButtons.ts"
+import { telegramFailingInARow, telegramPollFailures } from "./metrics.ts"
+import { makeSender } from "./sender.ts"
+import { emptyStats, type TelegramStats } from "./stats.ts"
+import { TelegramApi } from "./TelegramApi.ts"
+import { typingLoop } from "./typing.ts"
+
+export const ALLOWED_UPDATES = ["message", "callback_query"] as const
+
+export const BOT_COMMANDS = [
+  { command: "new", description: "Start a fresh conversation" },
+  { command: "stop", description: "Stop what I am working on for this chat" },
+  { command: "status", description: "Show the gateway's state" }
+] as const
+
+/** setWebhook retries: exponential from 1 s, at most a minute apart. */
+const exponentialToMinute = Schedule.min([Schedule.exponential("1 second"), Schedule.spaced("1 minute")])
+
+/** Consecutive failed polls before /health reports the channel as failing. */
+const FAILING_AFTER = 3
+
+export class TelegramChannel extends Context.Service<TelegramChannel, {
+  readonly stats: Effect.Effect<Readonly<TelegramStats>>
+  /** Handle one update received outside polling (the webhook). Never fails. */
+  readonly handleUpdate: (update: unknown) => Effect.Effect<void>
+  /** The secret Telegram must send with each webhook request (webhook mode only). */
+  readonly webhookSecret: Option.Option<Redacted.Redacted<string>>
+}>()("switchboard/TelegramChannel") {
+  /** The channel over any TelegramApi (tests provide a stub or point the live one at a fake). */
+  static readonly layerWithApi = Layer.effect(
+    TelegramChannel,
+    Effect.gen(function*() {
+      const config = (yield* GatewayConfig).telegram
+      const api = yield* TelegramApi
+      const intake = yield* Intake
+      const router = yield* Router
+      const dispatcher = yield* Dispatcher
+      const status = yield* Status
+      const questions = yield* Questions
+
+      const webhookUrl = Option.getOrUndefined(config.webhookUrl)
+      if (webhookUrl !== undefined && Option.isNone(config.webhookSecret)) {
+        return yield* new ConfigInvalid({
+          variable: "TELEGRAM_WEBHOOK_SECRET",
+          expected: "required when TELEGRAM_WEBHOOK_URL is set (Telegram sends it with every update)"
+        })
+      }
+      const stats = emptyStats(webhookUrl === undefined ? "polling" : "webhook")
+      const buttons = makeQuestionButtons()
+
+      const sender = yield* makeSender({
+        api,
+        stats,
+        buttons,
+        allowedChatIds: config.allowedChatIds,
+        paceIntervalMs: Duration.toMillis(config.paceInterval),
+        paceBurst: config.paceBurst
+      })
+      yield* router.register({ channel: "telegram", send: sender.send })
+
+      const background = yield* FiberSet.make<unknown, unknown>()
+      const inbound = makeInbound({
+        api,
+        intake,
+        router,
+        questions,
+        buttons,
+        stats,
+        background,
+        allowedChatIds: config.allowedChatIds
+      })
+
+      yield* status.contribute("telegram", Effect.sync(() => ({ ...stats, allowedChats: config.allowedChatIds.length })))
+      yield* status.contributeHealth(
+        "telegram",
+        Effect.sync((): HealthCheck =>
+          stats.consecutiveFailures === 0
+            ? { status: "pass" }
+            : {
+              status: stats.consecutiveFailures >= FAILING_AFTER ? "fail" : "warn",
+              detail: `${stats.mode === "polling" ? "getUpdates" : "setWebhook"} failed ${stats.consecutiveFailures} times in a row: ${stats.lastError ?? "?"}`
+            }
+        )
+      )
+
+      const startup = Effect.gen(function*() {
+        const me = yield* api.call("getMe", {}).pipe(Effect.option)
+        if (Option.isSome(me)) {
+          const username = (me.value as { username?: unknown }).username
+          stats.bot = typeof username === "string" ? `@${username}` : null
+        }
+        yield* api.call("setMyCommands", { commands: BOT_COMMANDS }).pipe(
+          Effect.catch((e) => Effect.logWarning(`could not register the bot's commands: ${e.message}`))
+        )
+      })
+
+      const state: PollState = { offset: undefined, confirmed: undefined }
+      const polling = makePolling({
+        api,
+        stats,
+        state,
+        handle: inbound.handle,
+        pollTimeout: config.pollTimeout,
+        allowedUpdates: ALLOWED_UPDATES
+      })
+
+      const webhookSecret = config.webhookSecret
+      const receive = webhookUrl === undefined
+        ? api.call("deleteWebhook", {}).pipe(Effect.ignore, Effect.andThen(polling.run))
+        : api.call("setWebhook", {
+          url: webhookUrl,
+          allowed_updates: ALLOWED_UPDATES,
+          ...(Option.isSome(webhookSecret) ? { secret_token: Redacted.value(webhookSecret.value) } : {})
+        }).pipe(
+          Effect.tap(() => Effect.sync(() => {
+            stats.state = "webhook"
+            stats.consecutiveFailures = 0
+            stats.lastError = null
+          }).pipe(Effect.andThen(Metric.update(telegramFailingInARow, 0)))),
+          Effect.tapError((e) => Effect.sync(() => {
+            stats.state = "failing"
+            stats.consecutiveFailures++
+            stats.lastError = e.message
+          }).pipe(
+            Effect.andThen(Metric.update(telegramPollFailures, 1)),
+            Effect.andThen(Metric.update(telegramFailingInARow, stats.consecutiveFailures))
+          )),
+          Effect.retry({ schedule: exponentialToMinute })
+        )
+
+      // Registered before the fibers start, so it runs after they are interrupted.
+      yield* Effect.addFinalizer(() =>
+        polling.confirm.pipe(Effect.andThen(Effect.sync(() => (stats.state = "stopped"))))
+      )
+      yield* startup.pipe(Effect.andThen(receive), Effect.forkScoped)
+      yield* typingLoop({ api, active: dispatcher.active, renew: config.typingEvery }).pipe(Effect.forkScoped)
+      yield* Effect.logInfo("telegram channel started").pipe(
+        Effect.annotateLogs({ mode: stats.mode, allowedChats: config.allowedChatIds.length })
+      )
+
+      return TelegramChannel.of({
+        stats: Effect.sync(() => ({ ...stats })),
+        handleUpdate: inbound.handle,
+        webhookSecret
+      })
+    })
+  )
+
+  /** The live channel: TELEGRAM_BOT_TOKEN and TELEGRAM_API_ROOT through grammY's client. */
+  static readonly layer = TelegramChannel.layerWithApi.pipe(Layer.provide(TelegramApi.layer))
+}

@@ -1,0 +1,160 @@
+// All configuration, read once at start with Effect Config and validated there. A bad value stops
+// the daemon with one line naming the variable (see config/environment.ts). Secrets are Redacted.
+import { Config, ConfigProvider, Context, Effect, Layer, Option, Redacted, Schema } from "effect"
+import { commaList, duration, httpUrl, isLoopback, optionalSecret, optionalString, positiveInt } from "./values.ts"
+
+export const ConfigSchema = Config.all({
+  http: Config.all({
+    host: Config.String("SWITCHBOARD_HTTP_HOST").pipe(Config.withDefault("127.0.0.1")),
+    // 0 asks the OS for a free port (tests, benchmarks); the bound URL is logged.
+    port: Config.schema(
+      Schema.NumberFromString.check(
+        Schema.isInt(),
+        Schema.isBetween({ minimum: 0, maximum: 65535 }, { expected: "a port number from 0 to 65535" })
+      ),
+      "SWITCHBOARD_HTTP_PORT"
+    ).pipe(Config.withDefault(7420)),
+    apiToken: optionalSecret("SWITCHBOARD_API_TOKEN"),
+    maxBodyBytes: positiveInt("SWITCHBOARD_MAX_BODY_BYTES", 64 * 1024),
+    maxWait: duration("SWITCHBOARD_MAX_WAIT", "60 seconds")
+  }),
+  stateDir: Config.String("SWITCHBOARD_STATE_DIR").pipe(Config.withDefault("./.switchboard")),
+  queue: Config.all({
+    cap: positiveInt("SWITCHBOARD_QUEUE_CAP", 1000),
+    agingAfter: duration("SWITCHBOARD_QUEUE_AGING", "2 minutes"),
+    dedupeWindow: duration("SWITCHBOARD_DEDUPE_WINDOW", "1 hour")
+  }),
+  turn: Config.all({
+    timeout: duration("SWITCHBOARD_TURN_TIMEOUT", "5 minutes"),
+    /** On SIGTERM, how long a running turn may still finish before it is interrupted. */
+    shutdownGrace: duration("SWITCHBOARD_SHUTDOWN_GRACE", "10 seconds")
+  }),
+  heartbeat: Config.all({
+    every: duration("SWITCHBOARD_HEARTBEAT_EVERY", "15 minutes"),
+    /** Wake requests inside this window merge into one run. */
+    coalesce: duration("SWITCHBOARD_HEARTBEAT_COALESCE", "250 millis"),
+    /** A wake that cannot proceed (relay in flight, queue full) runs again after at least this long. */
+    retryDelay: duration("SWITCHBOARD_HEARTBEAT_RETRY", "1 second"),
+    /** Pending system events kept per session key; the oldest is dropped (and counted) beyond it. */
+    eventsPerKey: positiveInt("SWITCHBOARD_SYSTEM_EVENTS_PER_KEY", 20),
+    /** Slack on top of two intervals before the tripwire counts as stale (watchdog, /health). */
+    watchdogGrace: duration("SWITCHBOARD_WATCHDOG_GRACE", "30 seconds")
+  }),
+  model: Config.all({
+    provider: Config.Literals(["echo", "openai"], "SWITCHBOARD_MODEL_PROVIDER").pipe(Config.withDefault("echo")),
+    name: Config.String("SWITCHBOARD_MODEL").pipe(Config.withDefault("gpt-4.1-mini")),
+    baseUrl: httpUrl("OPENAI_BASE_URL", "https://api.openai.com/v1"),
+    apiKey: optionalSecret("OPENAI_API_KEY"),
+    /** SSE streaming lets the first-token timeout notice a stalled provider early. */
+    stream: Config.Boolean("SWITCHBOARD_MODEL_STREAM").pipe(Config.withDefault(true)),
+    firstTokenTimeout: duration("SWITCHBOARD_MODEL_FIRST_TOKEN_TIMEOUT", "45 seconds"),
+    requestTimeout: duration("SWITCHBOARD_MODEL_TIMEOUT", "3 minutes"),
+    /** Attempts per model request, the first included (429, 5xx, connection errors are retried). */
+    attempts: positiveInt("SWITCHBOARD_MODEL_ATTEMPTS", 4),
+    retryBaseDelay: duration("SWITCHBOARD_MODEL_RETRY_DELAY", "500 millis"),
+    retryMaxDelay: duration("SWITCHBOARD_MODEL_RETRY_MAX_DELAY", "30 seconds"),
+    fallback: Config.all({
+      name: optionalString("SWITCHBOARD_FALLBACK_MODEL"),
+      baseUrl: Config.option(httpUrl("SWITCHBOARD_FALLBACK_BASE_URL", "")).pipe(
+        Config.map(Option.filter((s) => s.length > 0))
+      ),
+      apiKey: optionalSecret("SWITCHBOARD_FALLBACK_API_KEY"),
+      /** Consecutive failed requests before turns go to the fallback. */
+      after: positiveInt("SWITCHBOARD_FALLBACK_AFTER", 3),
+      probeEvery: duration("SWITCHBOARD_FALLBACK_PROBE_EVERY", "1 minute")
+    }),
+    systemPromptFile: optionalString("SWITCHBOARD_SYSTEM_PROMPT_FILE"),
+    maxSteps: positiveInt("SWITCHBOARD_MAX_TOOL_STEPS", 8),
+    /** Estimated tokens of history that trigger compaction. */
+    tokenBudget: positiveInt("SWITCHBOARD_TOKEN_BUDGET", 60_000),
+    /** Recent user turns kept verbatim when older ones are summarised. */
+    keepTurns: positiveInt("SWITCHBOARD_COMPACT_KEEP_TURNS", 4),
+    askTimeout: duration("SWITCHBOARD_ASK_TIMEOUT", "2 minutes")
+  }),
+  exec: Config.all({
+    allow: commaList("SWITCHBOARD_EXEC_ALLOW"),
+    timeout: duration("SWITCHBOARD_EXEC_TIMEOUT", "10 minutes"),
+    /** Bytes of output kept per job (the tail). */
+    outputCap: positiveInt("SWITCHBOARD_EXEC_OUTPUT_CAP", 64 * 1024),
+    maxJobs: positiveInt("SWITCHBOARD_EXEC_MAX_JOBS", 4),
+    /** Variables programs inherit besides PATH, HOME, USER, LANG, LC_*, TZ, TMPDIR, TERM, SHELL. */
+    passEnv: commaList("SWITCHBOARD_EXEC_ENV")
+  }),
+  telegram: Config.all({
+    botToken: optionalSecret("TELEGRAM_BOT_TOKEN"),
+    apiRoot: httpUrl("TELEGRAM_API_ROOT", "https://api.telegram.org"),
+    allowedChatIds: commaList("TELEGRAM_ALLOWED_CHAT_IDS"),
+    /** How long one getUpdates long-poll waits for updates. */
+    pollTimeout: duration("TELEGRAM_POLL_TIMEOUT", "30 seconds"),
+    /** Per-chat pacing: one message per interval on average, bursts of up to TELEGRAM_PACE_BURST. */
+    paceInterval: duration("TELEGRAM_PACE_INTERVAL", "1 second"),
+    paceBurst: positiveInt("TELEGRAM_PACE_BURST", 3),
+    /** Typing indicator renewal while a chat's turn runs (Telegram shows one for about 5 s). */
+    typingEvery: duration("TELEGRAM_TYPING_EVERY", "4500 millis"),
+    /** Webhook mode instead of long polling: the public URL Telegram posts updates to. */
+    webhookUrl: optionalString("TELEGRAM_WEBHOOK_URL"),
+    /** Checked against X-Telegram-Bot-Api-Secret-Token on every webhook request. */
+    webhookSecret: optionalSecret("TELEGRAM_WEBHOOK_SECRET")
+  }),
+  redis: Config.all({
+    url: Config.option(
+      Config.schema(
+        Schema.String.check(Schema.isPattern(/^rediss?:\/\/\S+$/, { expected: "a redis:// URL" })),
+        "REDIS_URL"
+      )
+    )
+  }),
+  otel: Config.all({
+    endpoint: Config.option(httpUrl("OTEL_EXPORTER_OTLP_ENDPOINT", "")).pipe(
+      Config.map(Option.filter((s) => s.length > 0))
+    ),
+    serviceName: Config.String("OTEL_SERVICE_NAME").pipe(Config.withDefault("switchboard"))
+  }),
+  log: Config.all({
+    level: Config.LogLevel("SWITCHBOARD_LOG_LEVEL").pipe(Config.withDefault("Info")),
+    format: Config.Literals(["json", "pretty"], "SWITCHBOARD_LOG_FORMAT").pipe(Config.withDefault("json"))
+  })
+})
+
+export type GatewaySettings = Config.Success<typeof ConfigSchema>
+
+/** Raised when values are individually valid but do not make sense together. */
+export class ConfigInvalid extends Schema.TaggedError<ConfigInvalid>()("ConfigInvalid", {
+  variable: Schema.String,
+  expected: Schema.String
+}) {
+  override get message() {
+    return `${this.variable}: ${this.expected}`
+  }
+}
+
+export const validate = (s: GatewaySettings): Effect.Effect<GatewaySettings, ConfigInvalid> =>
+  !isLoopback(s.http.host) && Option.isNone(s.http.apiToken)
+    ? Effect.fail(
+      new ConfigInvalid({
+        variable: "SWITCHBOARD_API_TOKEN",
+        expected: `required when SWITCHBOARD_HTTP_HOST (${s.http.host}) is not a loopback address`
+      })
+    )
+    : Effect.succeed(s)
+
+export class GatewayConfig extends Context.Service<GatewayConfig, GatewaySettings>()("switchboard/GatewayConfig") {
+  /** From the environment (and anything the ConfigProvider adds, e.g. a config file). */
+  static readonly layer = Layer.effect(
+    GatewayConfig,
+    Effect.gen(function*() {
+      const settings = yield* ConfigSchema
+      return yield* validate(settings)
+    })
+  )
+
+  /** Defaults with overrides, for tests. */
+  static readonly test = (patch: (s: GatewaySettings) => GatewaySettings = (s) => s) =>
+    Layer.effect(
+      GatewayConfig,
+      ConfigSchema.parse(ConfigProvider.fromEnv({ env: {} })).pipe(Effect.orDie, Effect.map(patch))
+    )
+}
+
+export const redactedOption = (o: Option.Option<Redacted.Redacted<string>>) =>
+  Option.map(o, Redacted.value)

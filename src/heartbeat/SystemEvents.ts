@@ -1,0 +1,149 @@
+// Per-session-key queues of system events (exec completions, bus events) waiting to be relayed
+// to their own session. The key is where the event belongs and where its relay is delivered.
+import { Clock, Context, Effect, Layer, Metric, Schema } from "effect"
+import { isSource } from "../domain/source.ts"
+import { systemEventsDropped, systemEventsEnqueued, systemEventsSkipped } from "./metrics.ts"
+import { GatewayConfig } from "../config/GatewayConfig.ts"
+
+/** Too many chats have events waiting: a new chat's event is refused (its sender is told). */
+export class SystemEventsFull extends Schema.TaggedError<SystemEventsFull>()("SystemEventsFull", {
+  maxKeys: Schema.Number
+}) {
+  override get message() {
+    return `${this.maxKeys} chats already have system events waiting; try again once they are relayed`
+  }
+}
+
+/** Chats with pending events at most (each bounded by perKey): memory stays bounded. */
+export const DEFAULT_MAX_KEYS = 10_000
+
+import type { SystemEvent } from "./systemEvent.ts"
+
+export type { SystemEvent }
+
+export interface EnqueueOptions {
+  readonly contextKey?: string | undefined
+  /** Default false: text is labelled untrusted unless the caller vouches for it. */
+  readonly trusted?: boolean | undefined
+}
+
+export interface SystemEventsStats {
+  /** Pending events per session key (keys with none are left out). */
+  readonly pending: Readonly<Record<string, number>>
+  /** Events dropped because their key's queue was full, in total and per key. */
+  readonly dropped: number
+  readonly droppedByKey: Readonly<Record<string, number>>
+  readonly enqueued: number
+  readonly skipped: number
+  readonly perKey: number
+}
+
+export class SystemEvents extends Context.Service<SystemEvents, {
+  /**
+   * Returns the event, or undefined when it was skipped: it repeats the previous pending event's
+   * text, its text is empty, or the session key is not `<channel>:<peer>` (logged).
+   */
+  readonly enqueue: (
+    sessionKey: string,
+    text: string,
+    options?: EnqueueOptions
+  ) => Effect.Effect<SystemEvent | undefined, SystemEventsFull>
+  readonly peek: (sessionKey: string) => Effect.Effect<ReadonlyArray<SystemEvent>>
+  /** Remove exactly the inspected events; ones that arrived since stay. */
+  readonly consume: (sessionKey: string, inspected: ReadonlyArray<string>) => Effect.Effect<void>
+  readonly drain: (sessionKey: string) => Effect.Effect<ReadonlyArray<SystemEvent>>
+  readonly stats: Effect.Effect<SystemEventsStats>
+}>()("switchboard/SystemEvents") {
+  static readonly make = (options: { readonly perKey: number; readonly maxKeys?: number | undefined }) =>
+    Effect.sync(() => {
+      const queues = new Map<string, Array<SystemEvent>>()
+      const droppedByKey = new Map<string, number>()
+      const counters = { seq: 0, dropped: 0, enqueued: 0, skipped: 0 }
+
+      const skip = (why: string, sessionKey: string) =>
+        Effect.sync(() => counters.skipped++).pipe(
+          Effect.andThen(Metric.update(Metric.withAttributes(systemEventsSkipped, { why }), 1)),
+          Effect.andThen(
+            why === "invalid_key"
+              ? Effect.logWarning("system event without a valid session key dropped").pipe(
+                Effect.annotateLogs({ sessionKey })
+              )
+              : Effect.void
+          ),
+          Effect.as(undefined)
+        )
+
+      const enqueue = (sessionKey: string, text: string, opts: EnqueueOptions = {}) =>
+        Effect.gen(function*() {
+          // Without its key an event would be relayed to the wrong chat, or to none (OpenClaw #14191).
+          if (!isSource(sessionKey)) return yield* skip("invalid_key", sessionKey)
+          const cleaned = text.trim()
+          if (cleaned.length === 0) return yield* skip("empty", sessionKey)
+          const queue = queues.get(sessionKey) ?? []
+          if (queue.at(-1)?.text === cleaned) return yield* skip("duplicate", sessionKey)
+          const maxKeys = options.maxKeys ?? DEFAULT_MAX_KEYS
+          if (queue.length === 0 && queues.size >= maxKeys) {
+            yield* skip("too_many_keys", sessionKey)
+            return yield* new SystemEventsFull({ maxKeys })
+          }
+          const event: SystemEvent = {
+            id: `sev-${++counters.seq}`,
+            sessionKey,
+            text: cleaned,
+            ...(opts.contextKey !== undefined ? { contextKey: opts.contextKey } : {}),
+            trusted: opts.trusted === true,
+            at: yield* Clock.currentTimeMillis
+          }
+          queue.push(event)
+          queues.set(sessionKey, queue)
+          counters.enqueued++
+          yield* Metric.update(systemEventsEnqueued, 1)
+          if (queue.length > options.perKey) {
+            const dropped = queue.splice(0, queue.length - options.perKey)
+            counters.dropped += dropped.length
+            droppedByKey.set(sessionKey, (droppedByKey.get(sessionKey) ?? 0) + dropped.length)
+            yield* Metric.update(systemEventsDropped, dropped.length)
+            yield* Effect.logWarning("system event queue full: dropped the oldest").pipe(
+              Effect.annotateLogs({ sessionKey, dropped: dropped.length, perKey: options.perKey })
+            )
+          }
+          return event
+        })
+
+      const peek = (sessionKey: string) => Effect.sync(() => [...(queues.get(sessionKey) ?? [])])
+
+      const consume = (sessionKey: string, inspected: ReadonlyArray<string>) =>
+        Effect.sync(() => {
+          const queue = queues.get(sessionKey)
+          if (queue === undefined) return
+          const ids = new Set(inspected)
+          const rest = queue.filter((e) => !ids.has(e.id))
+          if (rest.length === 0) queues.delete(sessionKey)
+          else queues.set(sessionKey, rest)
+        })
+
+      const drain = (sessionKey: string) =>
+        Effect.sync(() => {
+          const queue = queues.get(sessionKey) ?? []
+          queues.delete(sessionKey)
+          return queue
+        })
+
+      const stats = Effect.sync((): SystemEventsStats => ({
+        pending: Object.fromEntries([...queues].map(([k, q]) => [k, q.length])),
+        dropped: counters.dropped,
+        droppedByKey: Object.fromEntries(droppedByKey),
+        enqueued: counters.enqueued,
+        skipped: counters.skipped,
+        perKey: options.perKey
+      }))
+
+      return SystemEvents.of({ enqueue, peek, consume, drain, stats })
+    })
+
+  /** Bounded per key by SWITCHBOARD_SYSTEM_EVENTS_PER_KEY. Needs only GatewayConfig: composable below the Session. */
+  static readonly layer = Layer.effect(
+    SystemEvents,
+    GatewayConfig.use((c) => SystemEvents.make({ perKey: c.heartbeat.eventsPerKey }))
+  )
+}
