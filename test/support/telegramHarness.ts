@@ -1,6 +1,6 @@
 // The Telegram channel in the core graph, pointed at the fake Bot API: a scripted Session (slow
 // turns behind gates, turns that call notify and ask), a small Questions layer, and the live
-// grammY client. Used by the telegram*.test.ts files.
+// grammY client. Used by test/channels/telegram/.
 import { Context, Deferred, Duration, Effect, Layer, Redacted, Schedule } from "effect"
 import type { AskOutcome, PendingQuestion } from "../../src/core/Questions.ts"
 import { Questions } from "../../src/core/Questions.ts"

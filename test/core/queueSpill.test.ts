@@ -1,0 +1,141 @@
+// A graceful stop keeps what is still queued and the next start answers it: a restart (deploy,
+// systemd) loses nothing that was accepted. The daemon's own services, TestClock for the grace.
+import { existsSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { assert, describe, it } from "@effect/vitest"
+import { Deferred, Effect, Exit, Fiber, Ref, Scope } from "effect"
+import { DeliveryFailed } from "../../src/domain/errors.ts"
+import { TestClock } from "effect/testing"
+import type { Inbox } from "../../src/channels/http/Inbox.ts"
+import { parseSpill } from "../../src/core/QueueSpill.ts"
+import { daemonLife, scriptedSession, tempStateDir } from "../support/harness.ts"
+
+
+const texts = (inbox: Inbox["Service"], source: string) =>
+  Effect.map(inbox.read(source, 0, 0), (page) => page.messages.map((m) => [m.kind, m.text]))
+
+describe("queue kept across a graceful restart", () => {
+  it.effect("messages still queued at a stop are answered after the restart, in order", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempStateDir
+      const started = yield* Deferred.make<void>()
+      // First life: the first turn never ends, so everything behind it is still queued at the stop.
+      const stuck = yield* scriptedSession((request) =>
+        request.text === "long job"
+          ? Deferred.succeed(started, undefined).pipe(Effect.andThen(Effect.never))
+          : Effect.succeed(`first life: ${request.text}`)
+      )
+      const first = yield* daemonLife(stuck.layer, dir)
+      yield* first.intake.submit({ id: "a", source: "http:a", text: "long job" })
+      yield* Deferred.await(started)
+      yield* first.intake.submit({ id: "b1", source: "http:b", text: "one" })
+      yield* first.intake.submit({ id: "c", source: "cli:local", text: "from the cli" })
+      yield* first.intake.submit({ id: "b2", source: "http:b", text: "two" })
+      const stopping = yield* Effect.forkChild(Scope.close(first.scope, Exit.void))
+      yield* TestClock.adjust("11 seconds") // past the shutdown grace: the long turn is interrupted
+      yield* Fiber.join(stopping)
+      assert.deepStrictEqual((yield* texts(first.inbox, "http:b")), [])
+      assert.isTrue(existsSync(join(dir, "pending.jsonl")), "nothing was kept")
+
+      // Second life: the kept messages are queued again and answered, in their order.
+      const fresh = yield* scriptedSession((request) => Effect.succeed(`second life: ${request.text}`))
+      const second = yield* daemonLife(fresh.layer, dir)
+      for (const id of ["b1", "c", "b2"]) {
+        const record = yield* second.requests.await(id, 60_000)
+        assert.strictEqual(record?.status, "done", `request ${id}`)
+      }
+      assert.deepStrictEqual(yield* texts(second.inbox, "http:b"), [["reply", "second life: one"], ["reply", "second life: two"]])
+      assert.deepStrictEqual(yield* texts(second.inbox, "cli:local"), [["reply", "second life: from the cli"]])
+      // The interrupted turn is not repeated (its sender was told to send it again).
+      assert.deepStrictEqual((yield* Ref.get(fresh.probe.prompts)).map((r) => r.id), ["b1", "c", "b2"])
+      assert.isFalse(existsSync(join(dir, "pending.jsonl")), "a third start would answer them twice")
+      yield* Scope.close(second.scope, Exit.void)
+    }))
+
+  it.effect("a turn that finishes during the stop: the message the loop takes next is kept, not lost", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempStateDir
+      const started = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      const session = yield* scriptedSession((request) =>
+        request.text === "long job"
+          ? Deferred.succeed(started, undefined).pipe(Effect.andThen(Deferred.await(release)), Effect.as("finished"))
+          : Effect.succeed(`answer to ${request.text}`)
+      )
+      const first = yield* daemonLife(session.layer, dir)
+      yield* first.intake.submit({ id: "a", source: "http:a", text: "long job" })
+      yield* Deferred.await(started)
+      yield* first.intake.submit({ id: "b", source: "http:b", text: "next in line" })
+      const stopping = yield* Effect.forkChild(Scope.close(first.scope, Exit.void))
+      yield* TestClock.adjust("1 second")
+      yield* Deferred.succeed(release, undefined) // within the grace: the loop takes "b" while stopping
+      yield* Fiber.join(stopping)
+      assert.deepStrictEqual(yield* texts(first.inbox, "http:a"), [["reply", "finished"]])
+      assert.deepStrictEqual((yield* Ref.get(session.probe.prompts)).map((r) => r.id), ["a"])
+
+      const second = yield* daemonLife(session.layer, dir)
+      assert.strictEqual((yield* second.requests.await("b", 60_000))?.status, "done")
+      assert.deepStrictEqual(yield* texts(second.inbox, "http:b"), [["reply", "answer to next in line"]])
+      yield* Scope.close(second.scope, Exit.void)
+    }))
+
+  it.effect("a damaged kept queue: good entries are answered, bad ones are reported, the daemon starts", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempStateDir
+      const good = { id: "ok", source: "http:a", text: "still here", priority: "human", receivedAt: 1 }
+      writeFileSync(
+        join(dir, "pending.jsonl"),
+        [JSON.stringify(good), "{\"id\":\"torn\",\"sou", JSON.stringify({ ...good, id: "bad", source: "no colon" })].join("\n")
+      )
+      const echo = yield* scriptedSession((request) => Effect.succeed(`got ${request.text}`))
+      const life = yield* daemonLife(echo.layer, dir)
+      assert.strictEqual((yield* life.requests.await("ok", 60_000))?.status, "done")
+      assert.deepStrictEqual((yield* Ref.get(echo.probe.prompts)).map((r) => r.id), ["ok"])
+      yield* Scope.close(life.scope, Exit.void)
+    }))
+
+  it.effect("a reply its channel could not take before the stop is delivered after the restart", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempStateDir
+      const echo = yield* scriptedSession((request) => Effect.succeed(`got ${request.text}`))
+      const first = yield* daemonLife(echo.layer, dir)
+      const down = new DeliveryFailed({ target: "tg:1", reason: "502 Bad Gateway", permanent: false })
+      yield* first.router.register({ channel: "tg", send: () => Effect.fail(down) }).pipe(Scope.provide(first.scope))
+      const delivering = yield* Effect.forkChild(first.router.deliver("tg:1", { kind: "notify", text: "your build finished" }))
+      yield* TestClock.adjust("10 seconds") // the Router's retries are spent: kept in the outbox
+      yield* Fiber.join(delivering)
+      assert.strictEqual((yield* first.router.stats).outbox.waiting, 1)
+      yield* Scope.close(first.scope, Exit.void)
+      assert.isTrue(existsSync(join(dir, "outbox.jsonl")))
+
+      const second = yield* daemonLife(echo.layer, dir)
+      const delivered = yield* Ref.make<ReadonlyArray<string>>([])
+      yield* second.router.register({
+        channel: "tg",
+        send: (target, m) => Ref.update(delivered, (d) => [...d, `${target}: ${m.text}`])
+      }).pipe(Scope.provide(second.scope))
+      yield* TestClock.adjust("5 seconds")
+      assert.deepStrictEqual(yield* Ref.get(delivered), ["tg:1: your build finished"])
+      assert.isFalse(existsSync(join(dir, "outbox.jsonl")))
+      yield* Scope.close(second.scope, Exit.void)
+    }))
+
+  it("parses a kept queue line by line, with a reason for each line that does not decode", () => {
+    const line = JSON.stringify({ id: "x", source: "telegram:1", text: "t", priority: "event", receivedAt: 5 })
+    const parsed = parseSpill(`${line}\n\nnot json\n${JSON.stringify({ id: "", source: "http:a" })}\n`)
+    assert.deepStrictEqual(parsed.requests.map((r) => r.id), ["x"])
+    assert.deepStrictEqual(parsed.rejected.map((r) => r.line), [3, 4])
+    for (const r of parsed.rejected) assert.isAbove(r.reason.length, 0)
+  })
+
+  it.effect("a stop with nothing queued leaves no file", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempStateDir
+      const echo = yield* scriptedSession((request) => Effect.succeed(`got ${request.text}`))
+      const life = yield* daemonLife(echo.layer, dir)
+      yield* life.intake.submit({ id: "a", source: "http:a", text: "hi" })
+      yield* life.requests.await("a", 60_000)
+      yield* Scope.close(life.scope, Exit.void)
+      assert.isFalse(existsSync(join(dir, "pending.jsonl")))
+    }))
+})
