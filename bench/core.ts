@@ -4,19 +4,20 @@ import { readFileSync } from "node:fs"
 import { type Daemon, startDaemon } from "../test/support/daemon.ts"
 
 export interface Figures {
-  readonly [name: string]: number | string
+  /** A figure, or a row of figures by column (printed as a table). */
+  readonly [name: string]: number | string | Readonly<Record<string, number | string>>
 }
 
 export const percentile = (sorted: ReadonlyArray<number>, p: number): number =>
   sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
 
-const rssMb = (pid: number, field: "VmRSS" | "VmHWM") => {
+export const rssMb = (pid: number, field: "VmRSS" | "VmHWM") => {
   const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"))
   return m ? Math.round(Number(m[1]) / 1024) : NaN
 }
 
 /** One message, answered: POST then GET ?wait until done. */
-const roundTrip = async (d: Daemon, i: number) => {
+export const roundTrip = async (d: Daemon, i: number) => {
   const posted = await d.post("/v1/messages", { text: `m${i}`, source: `http:bench` })
   const done = await d.json(`/v1/messages/${posted.body.id}?wait=30`)
   if (done.body.status !== "done") throw new Error(`message ${i} ended ${done.body.status}`)

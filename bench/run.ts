@@ -5,6 +5,7 @@ import { join } from "node:path"
 import { agentBench } from "./agent.ts"
 import { type Figures, runCore } from "./core.ts"
 import { runHeartbeat } from "./heartbeat.ts"
+import { runReal } from "./real.ts"
 import { runTelegram } from "./telegram.ts"
 
 const agent = async (): Promise<Figures> => {
@@ -19,7 +20,8 @@ const areas: Record<string, [string, () => Promise<Figures>]> = {
   core: ["core (HTTP round trips, echo provider, built daemon)", runCore],
   agent: ["agent (gateway overhead per turn around an instant fake model)", agent],
   heartbeat: ["heartbeat (wake to relay dispatch, tripwire jitter)", runHeartbeat],
-  telegram: ["telegram (update → reply through the fake Bot API; render + chunk 100 KB)", runTelegram]
+  telegram: ["telegram (update → reply through the fake Bot API; render + chunk 100 KB)", runTelegram],
+  real: ["real (openai over SSE, OTLP export, Telegram on; 0 / 300 / 1,000 turns; echo and a bare node:http floor)", runReal]
 }
 
 const wanted = process.argv.slice(2).filter((a) => a in areas)

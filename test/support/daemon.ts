@@ -33,6 +33,8 @@ export interface StartOptions {
   readonly stateDir?: string
   readonly token?: string
   readonly timeoutMs?: number
+  /** Another program than `node dist/main.js` (benchmarks: `npm start`, the floor server). */
+  readonly command?: { readonly file: string; readonly args: ReadonlyArray<string> }
 }
 
 const exitOf = (child: ChildProcess) =>
@@ -53,7 +55,8 @@ export const startDaemon = async (options: StartOptions = {}): Promise<Daemon> =
     ...(options.token ? { SWITCHBOARD_API_TOKEN: options.token } : {}),
     ...options.env
   }
-  const child = spawn(process.execPath, [MAIN], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] })
+  const command = options.command ?? { file: process.execPath, args: [MAIN] }
+  const child = spawn(command.file, command.args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] })
   const lines: Array<string> = []
   const stderr: Array<string> = []
   const exited = exitOf(child)

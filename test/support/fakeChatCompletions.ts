@@ -68,7 +68,12 @@ const readBody = (req: IncomingMessage) =>
 
 const nextId = () => `call_${randomUUID().slice(0, 8)}`
 
-export const startFakeChatCompletions = async (): Promise<FakeChatCompletions> => {
+export interface FakeOptions {
+  /** Keep every request in `requests` (default). Off for benchmarks: long histories add up. */
+  readonly record?: boolean
+}
+
+export const startFakeChatCompletions = async (options: FakeOptions = {}): Promise<FakeChatCompletions> => {
   const requests: Array<RecordedRequest> = []
   const shared: Array<Scripted> = []
   const perModel = new Map<string, Array<Scripted>>()
@@ -170,7 +175,7 @@ export const startFakeChatCompletions = async (): Promise<FakeChatCompletions> =
           body,
           headers: req.headers
         }
-        requests.push(recorded)
+        if (options.record !== false) requests.push(recorded)
         await answer(res, recorded, next(recorded.model))
       } catch (e) {
         if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" })

@@ -16,11 +16,15 @@ const valueOf = (v: Record<string, unknown>): unknown =>
 
 export const startFakeOtlp = async () => {
   const spans: Array<ExportedSpan> = []
+  /** Export requests and body bytes received (benchmarks: what tracing sends per turn). */
+  const received = { requests: 0, bytes: 0 }
   const server = createServer((req, res) => {
     const chunks: Array<Buffer> = []
     req.on("data", (c: Buffer) => chunks.push(c))
     req.on("end", () => {
       if (req.method === "POST" && req.url === "/v1/traces") {
+        received.requests++
+        for (const c of chunks) received.bytes += c.length
         const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as {
           resourceSpans: Array<{ scopeSpans: Array<{ spans: Array<any> }> }>
         }
@@ -50,6 +54,7 @@ export const startFakeOtlp = async () => {
   return {
     url: `http://127.0.0.1:${port}`,
     spans,
+    received,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections()
