@@ -1,6 +1,7 @@
 // All configuration, read once at start with Effect Config and validated there. A bad value stops
 // the daemon with one line naming the variable (see config/environment.ts). Secrets are Redacted.
 import { Config, ConfigProvider, Context, Effect, Layer, Option, Redacted, Schema } from "effect"
+import { ChecksConfig } from "./checks.ts"
 import { commaList, duration, httpUrl, isLoopback, optionalSecret, optionalString, positiveInt } from "./values.ts"
 
 export const ConfigSchema = Config.all({
@@ -104,6 +105,7 @@ export const ConfigSchema = Config.all({
       )
     )
   }),
+  checks: ChecksConfig,
   otel: Config.all({
     endpoint: Config.option(httpUrl("OTEL_EXPORTER_OTLP_ENDPOINT", "")).pipe(
       Config.map(Option.filter((s) => s.length > 0))

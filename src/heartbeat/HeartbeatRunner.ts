@@ -1,6 +1,6 @@
-// The heartbeat: on its interval it writes the tripwire, takes a local health snapshot (in-process
-// state only) and flushes the digest. It NEVER prompts the session (ADR-0103: a heartbeat turn
-// blocked the gateway for 90 s). Wakes for a session key with pending system events become one
+// The heartbeat: on its interval it writes the tripwire and takes a local health snapshot
+// (in-process state only; the digest flushes on a schedule of its own, src/checks/). It NEVER
+// prompts the session (ADR-0103: a heartbeat turn blocked the gateway for 90 s). Wakes for a session key with pending system events become one
 // `relay` request for that key; the events it showed are consumed only when that turn replied.
 //
 // Replaceable in place (reload, SIGHUP): each runner lives in its own scope. Its finalizer
@@ -24,7 +24,6 @@ import {
   Scope,
   Semaphore
 } from "effect"
-import { DigestHook } from "./digest.ts"
 import { heartbeatLastTick, heartbeatTicks, relays, relaysQueued } from "./metrics.ts"
 import { formatRelayPrompt } from "./relayPrompt.ts"
 import {
@@ -117,7 +116,6 @@ export class HeartbeatRunner extends Context.Service<HeartbeatRunner, {
         const router = yield* Router
         const events = yield* SystemEvents
         const wake = yield* HeartbeatWake
-        const digest = yield* DigestHook
         const layerScope = yield* Effect.scope
         const provider = yield* ConfigProvider.ConfigProvider
         const writeTripwire = options.writeTripwire ?? writeTripwireFile
@@ -175,7 +173,6 @@ export class HeartbeatRunner extends Context.Service<HeartbeatRunner, {
             state.lastTripwireAt = now
             yield* Metric.update(heartbeatLastTick, Math.floor(now / 1000))
             state.snapshot = yield* snapshot
-            yield* digest.flush
           })
 
         /** One tick per interval slot, whichever runner reaches it first. Never fails. */

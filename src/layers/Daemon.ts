@@ -15,6 +15,9 @@ import { SystemEvents } from "../heartbeat/SystemEvents.ts"
 import { reloadHeartbeatSettings } from "../heartbeat/loadSettings.ts"
 import { TelegramChannel } from "../channels/telegram/TelegramChannel.ts"
 import { TelegramWebhookRoute } from "../channels/telegram/webhook.ts"
+import { ChecksRoutes } from "../channels/http/checksRoutes.ts"
+import { Checks } from "../checks/Checks.ts"
+import { checksLayer } from "./Checks.ts"
 import { core, Foundation } from "./Core.ts"
 import { serveHttp } from "./HttpServer.ts"
 import { VERSION } from "../domain/version.ts"
@@ -30,6 +33,7 @@ export const graph = <E, R>(
   runner: typeof HeartbeatRunner.layer = HeartbeatRunner.layer
 ) =>
   Layer.mergeAll(runner, ExecJobs.status).pipe(
+    Layer.provideMerge(checksLayer()),
     Layer.provideMerge(core(session)),
     Layer.provideMerge(agentServices.pipe(Layer.provide(Foundation))),
     Layer.provideMerge(Layer.mergeAll(SystemEvents.layer, HeartbeatWake.layer))
@@ -54,13 +58,13 @@ const app = (env: NodeJS.ProcessEnv) => Layer.unwrap(
       yield* Effect.logWarning("REDIS_URL is set, but this version has no Redis channel yet: it is ignored")
     }
     const session = config.model.provider === "openai" ? openAiSession : Session.echo
-    const routes = Layer.mergeAll(CoreRoutes, HeartbeatRoutes, AgentRoutes)
+    const routes = Layer.mergeAll(CoreRoutes, HeartbeatRoutes, AgentRoutes, ChecksRoutes)
     const edges = Option.isSome(config.telegram.botToken)
       // Webhook mode serves Telegram's updates on the same HTTP server (the route needs the channel).
       ? Layer.mergeAll(serveHttp(Layer.mergeAll(routes, TelegramWebhookRoute)), HeartbeatRunner.sighup).pipe(
         Layer.provideMerge(TelegramChannel.layer)
       )
-      : Layer.mergeAll(serveHttp(routes), HeartbeatRunner.sighup)
+      : Layer.mergeAll(serveHttp(routes), HeartbeatRunner.sighup, Checks.sighup)
     // QueueSpill is outermost: on SIGTERM it drains the Dispatcher (the running turn finishes while
     // channels can still deliver), then keeps what is still queued and undelivered for the next start.
     const runner = HeartbeatRunner.layerWith({ loadSettings: reloadHeartbeatSettings(env) })

@@ -7,6 +7,7 @@ import { describeSettings } from "../../heartbeat/settings.ts"
 import { HeartbeatRunner } from "../../heartbeat/HeartbeatRunner.ts"
 import { HeartbeatWake } from "../../heartbeat/HeartbeatWake.ts"
 import { Router } from "../../core/Router.ts"
+import { Checks } from "../../checks/Checks.ts"
 import { SystemEvents } from "../../heartbeat/SystemEvents.ts"
 import { ApiError, jsonBody, route } from "./api.ts"
 
@@ -66,7 +67,14 @@ const PostReload = route("POST", "/v1/admin/reload", Effect.gen(function*() {
     Effect.mapError((e) => new ApiError({ status: 400, code: "invalid_config", message: e.message }))
   )
   const stats = yield* runner.stats
-  return { body: { reloaded: true, generation: stats.generation, heartbeat: describeSettings(settings) } }
+  // The checks file too, when checks run: a bad file keeps the running checks (400 says why).
+  const checks = yield* Effect.serviceOption(Checks)
+  const summary = checks._tag === "Some"
+    ? yield* checks.value.reload.pipe(
+      Effect.mapError((e) => new ApiError({ status: 400, code: "invalid_checks", message: `${e.message}; the running checks stay` }))
+    )
+    : undefined
+  return { body: { reloaded: true, generation: stats.generation, heartbeat: describeSettings(settings), ...(summary ? { checks: summary } : {}) } }
 }))
 
 export const HeartbeatRoutes = Layer.mergeAll(PostSystemEvent, PostReload)
