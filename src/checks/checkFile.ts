@@ -223,7 +223,8 @@ export const planOf = (file: ChecksFile, context: PlanContext): ChecksPlan | str
       name: c.name,
       everyMs,
       timeoutMs,
-      failAfter: c.failAfter ?? DEFAULTS.failAfter,
+      // A pushed result was judged by the worker that sent it: one failure is a failure.
+      failAfter: c.failAfter ?? (probe.kind === "push" ? 1 : DEFAULTS.failAfter),
       severity: c.severity ?? DEFAULTS.severity,
       target,
       cooldownMs: ms(c.cooldown ?? DEFAULTS.cooldown),

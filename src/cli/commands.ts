@@ -1,10 +1,11 @@
-// `switchboard status | send <text> | chat | watchdog | jobs`.
+// `switchboard status | send <text> | chat | watchdog | jobs | checks | digest --now`.
 import { randomUUID } from "node:crypto"
 import { createInterface } from "node:readline"
 import { Config, Console, Deferred, Duration, Effect, Fiber, type Option, type Redacted } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { formatStatus } from "../domain/formatStatus.ts"
 import { type ClientError, GatewayClient, type InboxMessage, sendAndWait } from "./client.ts"
+import { checksCommand, digestCommand } from "./checks.ts"
 import { jobsCommand } from "./jobs.ts"
 import { runWatchdog } from "./watchdog.ts"
 
@@ -187,6 +188,21 @@ const jobs = Command.make(
   (flags) => jobsCommand(flags.url, flags.token, flags.json)
 ).pipe(Command.withDescription("List exec jobs: running, finished, their session key"))
 
+const checks = Command.make(
+  "checks",
+  { url, token, json: Flag.Boolean("json").pipe(Flag.withDescription("print JSON"), Flag.withDefault(false)) },
+  (flags) => checksCommand(flags.url, flags.token, flags.json)
+).pipe(Command.withDescription("Background checks: state, since, last and next run, last detail"))
+
+const digest = Command.make(
+  "digest",
+  { url, token, now: Flag.Boolean("now").pipe(Flag.withDescription("send every chat's digest now"), Flag.withDefault(false)) },
+  (flags) =>
+    flags.now
+      ? digestCommand(flags.url, flags.token)
+      : failWith("say `switchboard digest --now` to send the digest now (it is otherwise sent every SWITCHBOARD_DIGEST_EVERY)")
+).pipe(Command.withDescription("Send the digest now (--now)"))
+
 // Reads the tripwire file directly: it must work when the daemon is hung and answers nothing.
 const watchdog = Command.make("watchdog", {}, () =>
   Effect.sync(() => {
@@ -199,5 +215,5 @@ const watchdog = Command.make("watchdog", {}, () =>
 
 export const switchboard = Command.make("switchboard").pipe(
   Command.withDescription("Control and talk to a switchboard daemon"),
-  Command.withSubcommands([status, send, chat, jobs, watchdog])
+  Command.withSubcommands([status, send, chat, jobs, checks, digest, watchdog])
 )

@@ -77,7 +77,10 @@ export const describeStartupFailure = (error: unknown, env: NodeJS.ProcessEnv): 
     }
     return `invalid configuration: ${text.replace(/\s+/g, " ")}`
   }
-  if (e?._tag === "ConfigInvalid" || e?._tag === "HeartbeatSettingsInvalid" || error instanceof StartupFailure) {
+  if (
+    e?._tag === "ConfigInvalid" || e?._tag === "HeartbeatSettingsInvalid" || e?._tag === "ChecksFileInvalid" ||
+    error instanceof StartupFailure
+  ) {
     return `invalid configuration: ${e.message}`
   }
   if (e?._tag === "ServeError") return `cannot start the HTTP API: ${e.cause?.message ?? e.message}`

@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Clock, ConfigProvider, Effect, Layer, Option } from "effect"
+import { Clock, ConfigProvider, Effect, Layer, Option, type Scope } from "effect"
 import type { ProbeSpec } from "../../src/checks/checkFile.ts"
 import { Probes } from "../../src/checks/Probes.ts"
 import type { Result } from "../../src/checks/stateMachine.ts"
@@ -102,7 +102,7 @@ export const checksHarness = (options: ChecksHarnessOptions) => {
     probesInTurns,
     /** Replace the checks file (for reload). */
     rewrite: (content: unknown) => writeFileSync(file, typeof content === "string" ? content : JSON.stringify(content)),
-    run: <A, E>(body: Effect.Effect<A, E, Layer.Success<typeof layer>>) =>
+    run: <A, E>(body: Effect.Effect<A, E, Layer.Success<typeof layer> | Scope.Scope>) =>
       body.pipe(Effect.provide(layer), Effect.ensuring(Effect.sync(() => rmSync(dir, { recursive: true, force: true }))))
   }
 }
