@@ -5,11 +5,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
 import { TestClock } from "effect/testing"
-import { Checks } from "../src/checks/Checks.ts"
-import { Triage } from "../src/checks/Triage.ts"
-import { Intake } from "../src/core/Intake.ts"
-import { checksHarness, type Script } from "./support/checksHarness.ts"
-import { until } from "./support/harness.ts"
+import { Checks } from "../../src/checks/Checks.ts"
+import { Triage } from "../../src/checks/Triage.ts"
+import { Intake } from "../../src/core/Intake.ts"
+import { checksHarness, type Script } from "../support/checksHarness.ts"
+import { until } from "../support/harness.ts"
 
 const MIN = 60_000
 const HOUR = 60 * MIN

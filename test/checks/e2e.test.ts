@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type Daemon, eventually, freePort, runCli, runDaemonToExit, startDaemon } from "./support/daemon.ts"
+import { type Daemon, eventually, freePort, runCli, runDaemonToExit, startDaemon } from "../support/daemon.ts"
 
 const TOKEN = "api-token-e2e"
 const SECRET = "webhook-secret-e2e"

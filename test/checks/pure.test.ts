@@ -2,14 +2,14 @@
 // the storm limit, quiet-hours arithmetic, signatures, webhook templates, digest grouping and
 // chunking, and the checks file's validation.
 import { describe, expect, it } from "vitest"
-import { parseChecksFile } from "../src/checks/checkFile.ts"
-import { groupItems, renderDigest, renderedLength, type DigestItem } from "../src/checks/digestRender.ts"
-import { isQuiet, msUntilQuietEnds, parseQuietHours } from "../src/checks/quietHours.ts"
-import { eventText, hmacHex, verifySignature } from "../src/checks/signature.ts"
-import { initialMachine, type Machine, type Policy, step, type Transition } from "../src/checks/stateMachine.ts"
-import { decide, stormAllows, type TriageItem } from "../src/checks/triageRules.ts"
-import { chunkHtml } from "../src/channels/telegram/chunk.ts"
-import { renderMarkdown } from "../src/channels/telegram/render.ts"
+import { parseChecksFile } from "../../src/checks/checkFile.ts"
+import { groupItems, renderDigest, renderedLength, type DigestItem } from "../../src/checks/digestRender.ts"
+import { isQuiet, msUntilQuietEnds, parseQuietHours } from "../../src/checks/quietHours.ts"
+import { eventText, hmacHex, verifySignature } from "../../src/checks/signature.ts"
+import { initialMachine, type Machine, type Policy, step, type Transition } from "../../src/checks/stateMachine.ts"
+import { decide, stormAllows, type TriageItem } from "../../src/checks/triageRules.ts"
+import { chunkHtml } from "../../src/channels/telegram/chunk.ts"
+import { renderMarkdown } from "../../src/channels/telegram/render.ts"
 
 const policy: Policy = { failAfter: 2, flapFlips: 3, flapWindowMs: 60_000, cooldownMs: 0 }
 
