@@ -10,6 +10,8 @@ import { chunkHtml } from "../src/channels/telegram/chunk.ts"
 import { renderMarkdown } from "../src/channels/telegram/render.ts"
 import { TelegramApi } from "../src/channels/telegram/TelegramApi.ts"
 import { TelegramChannel } from "../src/channels/telegram/TelegramChannel.ts"
+import { telegram } from "../src/channels/telegram/definition.ts"
+import { startChannel } from "../src/layers/channels.ts"
 import { fakeBotApi, textUpdate } from "../test/support/fakeBotApi.ts"
 
 export interface Figures {
@@ -38,8 +40,12 @@ const roundTrips = (messages: number) =>
       telegram: { ...s.telegram, allowedChatIds: chats.map(String), pollTimeout: Duration.seconds(5) }
     }))
     yield* Layer.build(
-      TelegramChannel.layerWithApi.pipe(
-        Layer.provide(Layer.effect(TelegramApi, TelegramApi.make(Redacted.make(fake.token), fake.url))),
+      startChannel({
+        ...telegram,
+        layer: TelegramChannel.layerWithApi.pipe(
+          Layer.provide(Layer.effect(TelegramApi, TelegramApi.make(Redacted.make(fake.token), fake.url)))
+        )
+      }).pipe(
         Layer.provideMerge(core(Session.echo)),
         Layer.provideMerge(noQuestions),
         Layer.provideMerge(config)

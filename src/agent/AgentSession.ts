@@ -15,6 +15,7 @@ import { AgentToolkit, AgentToolkitLive } from "./toolkit.ts"
 import { emptyReplyText, failureText, retryNoticeText } from "./userMessages.ts"
 import { TurnFailed } from "../domain/errors.ts"
 import { type Inbound, SILENT_TOKEN } from "../domain/model.ts"
+import { parseSource } from "../domain/source.ts"
 
 /** What memory keeps as the answer to a message the model did not answer in words, by how the turn ended. */
 const unanswered = (exit: Exit.Exit<unknown, unknown>): string =>
@@ -23,6 +24,7 @@ const unanswered = (exit: Exit.Exit<unknown, unknown>): string =>
     : Cause.hasInterruptsOnly(exit.cause)
     ? "(no answer: the turn was stopped)"
     : "(no answer: this turn failed)"
+import { Channels } from "../core/Channels.ts"
 import { requestAttributes } from "../core/Dispatcher.ts"
 import { GatewayConfig } from "../config/GatewayConfig.ts"
 import { Memory } from "./Memory.ts"
@@ -58,6 +60,7 @@ export const make = Effect.gen(function*() {
   const config = yield* GatewayConfig
   const chatModel = yield* ChatModel
   const memory = yield* Memory
+  const channels = yield* Channels
   const router = yield* Router
   const toolkit = yield* AgentToolkit
   const systemPrompt = yield* loadSystemPrompt(config.model.systemPromptFile)
@@ -108,7 +111,8 @@ export const make = Effect.gen(function*() {
       const chat = yield* Chat.fromPrompt(Prompt.fromMessages([systemMessage, ...history]))
       const base = 1 + history.length
       const retries = { count: 0, told: false }
-      const userText = userTurnText(request)
+      const channel = parseSource(request.source)?.channel
+      const userText = userTurnText(request, channel === undefined ? undefined : yield* channels.traitsOf(channel))
 
       // Tell the person once per turn that we are waiting on the model (they would see nothing else).
       const observer = (notice: { readonly delayMs: number; readonly error: AiError.AiError }) =>

@@ -4,7 +4,9 @@
 // Its own fiber and schedule: the heartbeat's tick never waits for it, nor it for the heartbeat.
 import { Clock, Context, Duration, Effect, Layer, Metric, Option, Semaphore } from "effect"
 import { GatewayConfig } from "../config/GatewayConfig.ts"
+import { Channels } from "../core/Channels.ts"
 import { Router } from "../core/Router.ts"
+import { channelOf } from "../domain/source.ts"
 import { styleFor } from "./channelStyle.ts"
 import { type DigestItem, renderDigest } from "./digestRender.ts"
 import { DigestStore } from "./DigestStore.ts"
@@ -46,6 +48,7 @@ export class Digest extends Context.Service<Digest, {
       const config = yield* GatewayConfig
       const store = yield* DigestStore
       const router = yield* Router
+      const channels = yield* Channels
       const settings = config.checks
       const quiet = quietHoursOf(settings)
       const time = clockTime(settings.timeZone)
@@ -59,7 +62,7 @@ export class Digest extends Context.Service<Digest, {
 
       const flushTarget = (target: string, items: ReadonlyArray<DigestItem>, dropped: number) =>
         Effect.gen(function*() {
-          const parts = renderDigest(items, styleFor(target), time, dropped)
+          const parts = renderDigest(items, styleFor(yield* channels.traitsOf(channelOf(target) ?? "")), time, dropped)
           if (parts.length === 0) return undefined
           let outcome: FlushReport["outcome"] = "delivered"
           for (const text of parts) {

@@ -8,7 +8,9 @@ import { Clock, Context, Duration, Effect, Layer, Metric } from "effect"
 import { GatewayConfig } from "../config/GatewayConfig.ts"
 import { Dispatcher } from "../core/Dispatcher.ts"
 import { Intake } from "../core/Intake.ts"
+import { Channels } from "../core/Channels.ts"
 import { Router } from "../core/Router.ts"
+import { channelOf } from "../domain/source.ts"
 import { alertPrompt, notifyText } from "./alertText.ts"
 import { type Action, ACTIONS, type Rule } from "./checkFile.ts"
 import { styleFor } from "./channelStyle.ts"
@@ -48,6 +50,7 @@ export class Triage extends Context.Service<Triage, {
       const config = yield* GatewayConfig
       const intake = yield* Intake
       const router = yield* Router
+      const channels = yield* Channels
       const digest = yield* Digest
       const dispatcher = yield* Dispatcher
       const settings = config.checks
@@ -60,7 +63,10 @@ export class Triage extends Context.Service<Triage, {
       for (const action of ACTIONS) yield* Metric.update(Metric.withAttributes(triageTotal, { action }), 0)
 
       const notify = (item: TriageItem) =>
-        router.deliver(item.target, { kind: "notify", text: notifyText(item, styleFor(item.target).markdown) }, { explicit: true }).pipe(
+        channels.traitsOf(channelOf(item.target) ?? "").pipe(
+          Effect.flatMap((traits) =>
+            router.deliver(item.target, { kind: "notify", text: notifyText(item, styleFor(traits).markdown) }, { explicit: true })
+          ),
           Effect.catch((e) => Effect.logError(`alert for ${item.target} not delivered: ${e.message}`))
         )
 

@@ -2,6 +2,7 @@
 // the daemon with one line naming the variable (see config/environment.ts). Secrets are Redacted.
 import { Config, ConfigProvider, Context, Effect, Layer, Option, Redacted, Schema } from "effect"
 import { ChecksConfig } from "./checks.ts"
+import { TelegramConfig } from "./telegram.ts"
 import { commaList, duration, httpUrl, isLoopback, optionalSecret, optionalString, positiveInt } from "./values.ts"
 
 export const ConfigSchema = Config.all({
@@ -81,22 +82,7 @@ export const ConfigSchema = Config.all({
     /** Variables programs inherit besides PATH, HOME, USER, LANG, LC_*, TZ, TMPDIR, TERM, SHELL. */
     passEnv: commaList("SWITCHBOARD_EXEC_ENV")
   }),
-  telegram: Config.all({
-    botToken: optionalSecret("TELEGRAM_BOT_TOKEN"),
-    apiRoot: httpUrl("TELEGRAM_API_ROOT", "https://api.telegram.org"),
-    allowedChatIds: commaList("TELEGRAM_ALLOWED_CHAT_IDS"),
-    /** How long one getUpdates long-poll waits for updates. */
-    pollTimeout: duration("TELEGRAM_POLL_TIMEOUT", "30 seconds"),
-    /** Per-chat pacing: one message per interval on average, bursts of up to TELEGRAM_PACE_BURST. */
-    paceInterval: duration("TELEGRAM_PACE_INTERVAL", "1 second"),
-    paceBurst: positiveInt("TELEGRAM_PACE_BURST", 3),
-    /** Typing indicator renewal while a chat's turn runs (Telegram shows one for about 5 s). */
-    typingEvery: duration("TELEGRAM_TYPING_EVERY", "4500 millis"),
-    /** Webhook mode instead of long polling: the public URL Telegram posts updates to. */
-    webhookUrl: optionalString("TELEGRAM_WEBHOOK_URL"),
-    /** Checked against X-Telegram-Bot-Api-Secret-Token on every webhook request. */
-    webhookSecret: optionalSecret("TELEGRAM_WEBHOOK_SECRET")
-  }),
+  telegram: TelegramConfig,
   redis: Config.all({
     url: Config.option(
       Config.schema(

@@ -5,6 +5,7 @@ import { Clock, Context, Effect, Layer, Metric, Scope } from "effect"
 import { buildInfo, startTime } from "../domain/metrics.ts"
 import { scopedEntry } from "../domain/scopedEntry.ts"
 import { VERSION } from "../domain/version.ts"
+import { Channels } from "./Channels.ts"
 import { CommandQueue } from "./CommandQueue.ts"
 import { Dispatcher } from "./Dispatcher.ts"
 import { Router } from "./Router.ts"
@@ -42,6 +43,7 @@ export class Status extends Context.Service<Status, {
       const dispatcher = yield* Dispatcher
       const router = yield* Router
       const session = yield* Session
+      const registry = yield* Channels
       const startedAt = yield* Clock.currentTimeMillis
       yield* Metric.update(startTime, Math.floor(startedAt / 1000))
       yield* Metric.update(Metric.withAttributes(buildInfo, { version: VERSION, node: process.version }), 1)
@@ -54,14 +56,14 @@ export class Status extends Context.Service<Status, {
         const routerStats = yield* router.stats
         const extra: Record<string, unknown> = {}
         for (const [name, read] of sections) extra[name] = yield* read
-        // A channel that contributes a section of its own name reports its state there
-        // (e.g. Telegram's "polling" or "failing"); the others are up while registered.
+        // Each channel's life as it reports it; a sender registered without a channel entry
+        // (an embedder's, a test's) counts as up while it is registered.
         const channels: Record<string, unknown> = Object.fromEntries(
-          routerStats.channels.map((c) => {
-            const own = extra[c] as { readonly state?: unknown } | undefined
-            return [c, { state: typeof own?.state === "string" ? own.state : "up" }]
-          })
+          routerStats.channels.map((c) => [c, { state: "up" }])
         )
+        for (const c of yield* registry.list) {
+          channels[c.name] = { state: c.state, since: c.since, lastError: c.lastError, restarts: c.restarts }
+        }
         return {
           startedAt: new Date(startedAt).toISOString(),
           uptimeSeconds: Math.round((now - startedAt) / 1000),

@@ -4,15 +4,18 @@ import { Layer } from "effect"
 import { AgentTools } from "../agent/AgentTools.ts"
 import { CommandQueue } from "../core/CommandQueue.ts"
 import { Dispatcher } from "../core/Dispatcher.ts"
+import { ChannelRoutes } from "../channels/http/ChannelRoutes.ts"
 import { Inbox } from "../channels/http/Inbox.ts"
+import { Channels } from "../core/Channels.ts"
 import { Intake } from "../core/Intake.ts"
 import { RequestLog } from "../core/RequestLog.ts"
 import { Router } from "../core/Router.ts"
 import type { Session } from "../core/Session.ts"
+import { builtinChannels, startChannels } from "./channels.ts"
 import { Status } from "../core/Status.ts"
 
 /** Services with no dependencies on the session. */
-export const Foundation = Layer.mergeAll(Router.layer, RequestLog.layer).pipe(
+export const Foundation = Layer.mergeAll(Router.layer, RequestLog.layer, Channels.layer).pipe(
   Layer.provideMerge(CommandQueue.memory)
 )
 
@@ -21,5 +24,7 @@ export const core = <E, R>(session: Layer.Layer<Session, E, R>) => {
   const withSession = session.pipe(Layer.provideMerge(tools))
   const withDispatcher = Dispatcher.layer.pipe(Layer.provideMerge(withSession))
   const withStatus = Status.layer.pipe(Layer.provideMerge(withDispatcher))
-  return Layer.mergeAll(Intake.layer, Inbox.layer).pipe(Layer.provideMerge(withStatus))
+  const edges = Layer.mergeAll(Intake.layer, Inbox.layer, ChannelRoutes.layer).pipe(Layer.provideMerge(withStatus))
+  // The always-on channels (HTTP, CLI) are part of the core graph; the others start in Daemon.ts.
+  return startChannels(builtinChannels).pipe(Layer.provideMerge(edges))
 }

@@ -1,5 +1,6 @@
-// The whole daemon: configuration → observability → the service graph → channels and the HTTP
-// API. Which optional parts run (model provider, Telegram) is decided from GatewayConfig here.
+// The whole daemon: configuration → observability → the service graph → the HTTP API and the
+// channels. Which model provider runs is decided from GatewayConfig here; which channels run,
+// by each channel's own definition (layers/channels.ts).
 import { Effect, Layer, Option } from "effect"
 import { agentServices, openAiSession } from "../agent/composition.ts"
 import { AgentRoutes } from "../channels/http/agentRoutes.ts"
@@ -13,13 +14,12 @@ import { QueueSpill } from "../core/QueueSpill.ts"
 import { Session } from "../core/Session.ts"
 import { SystemEvents } from "../heartbeat/SystemEvents.ts"
 import { reloadHeartbeatSettings } from "../heartbeat/loadSettings.ts"
-import { TelegramChannel } from "../channels/telegram/TelegramChannel.ts"
-import { TelegramWebhookRoute } from "../channels/telegram/webhook.ts"
 import { ChecksRoutes } from "../channels/http/checksRoutes.ts"
 import { Checks } from "../checks/Checks.ts"
 import { checksLayer } from "./Checks.ts"
 import { core, Foundation } from "./Core.ts"
 import { serveHttp } from "./HttpServer.ts"
+import { optionalChannels, startChannels } from "./channels.ts"
 import { VERSION } from "../domain/version.ts"
 import { Observability } from "./Observability.ts"
 
@@ -51,7 +51,7 @@ const app = (env: NodeJS.ProcessEnv) => Layer.unwrap(
         provider: config.model.provider,
         model: config.model.provider === "echo" ? "echo" : config.model.name,
         stateDir: config.stateDir,
-        telegram: Option.isSome(config.telegram.botToken)
+        channels: optionalChannels.filter((c) => c.enabled(config)).map((c) => c.name).join(",")
       })
     )
     if (Option.isSome(config.redis.url)) {
@@ -59,12 +59,7 @@ const app = (env: NodeJS.ProcessEnv) => Layer.unwrap(
     }
     const session = config.model.provider === "openai" ? openAiSession : Session.echo
     const routes = Layer.mergeAll(CoreRoutes, HeartbeatRoutes, AgentRoutes, ChecksRoutes)
-    const edges = Option.isSome(config.telegram.botToken)
-      // Webhook mode serves Telegram's updates on the same HTTP server (the route needs the channel).
-      ? Layer.mergeAll(serveHttp(Layer.mergeAll(routes, TelegramWebhookRoute)), HeartbeatRunner.sighup).pipe(
-        Layer.provideMerge(TelegramChannel.layer)
-      )
-      : Layer.mergeAll(serveHttp(routes), HeartbeatRunner.sighup, Checks.sighup)
+    const edges = Layer.mergeAll(serveHttp(routes), HeartbeatRunner.sighup, Checks.sighup, startChannels(optionalChannels))
     // QueueSpill is outermost: on SIGTERM it drains the Dispatcher (the running turn finishes while
     // channels can still deliver), then keeps what is still queued and undelivered for the next start.
     const runner = HeartbeatRunner.layerWith({ loadSettings: reloadHeartbeatSettings(env) })

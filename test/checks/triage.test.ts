@@ -10,6 +10,8 @@ import { Triage } from "../../src/checks/Triage.ts"
 import { chunkHtml } from "../../src/channels/telegram/chunk.ts"
 import { renderMarkdown } from "../../src/channels/telegram/render.ts"
 import { Inbox } from "../../src/channels/http/Inbox.ts"
+import { telegram as telegramChannel } from "../../src/channels/telegram/definition.ts"
+import { Channels } from "../../src/core/Channels.ts"
 import { Router } from "../../src/core/Router.ts"
 import { TurnFailed } from "../../src/domain/errors.ts"
 import { checksHarness } from "../support/checksHarness.ts"
@@ -182,6 +184,7 @@ describe("quiet hours and the digest", () => {
       const router = yield* Router
       const telegram: Array<string> = []
       yield* router.register({ channel: "telegram", send: (_t, m) => Effect.sync(() => void telegram.push(m.text)) })
+      yield* (yield* Channels).add("telegram", telegramChannel.traits) // its traits: Markdown, 4096 characters
       const checks = yield* Checks
       const digest = yield* Digest
       for (let round = 0; round < 3; round++) {

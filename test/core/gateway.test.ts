@@ -9,6 +9,7 @@ import { Inbox } from "../../src/channels/http/Inbox.ts"
 import { Intake } from "../../src/core/Intake.ts"
 import { RequestLog } from "../../src/core/RequestLog.ts"
 import { Router } from "../../src/core/Router.ts"
+import { Channels } from "../../src/core/Channels.ts"
 import { Status } from "../../src/core/Status.ts"
 import { baseUrl, gateway, gatewayWithHttp, scriptedSession } from "../support/harness.ts"
 import { recordingTracer } from "../support/recordingTracer.ts"
@@ -180,20 +181,21 @@ describe("stopping and limiting turns", () => {
 })
 
 describe("status", () => {
-  it.effect("a channel's own section sets its state in /status; /status in a chat answers from gateway state", () =>
+  it.effect("each channel's life shows in /status; /status in a chat answers from gateway state", () =>
     Effect.gen(function*() {
       const { layer } = yield* scriptedSession(() => Effect.succeed("never asked"))
       yield* Effect.gen(function*() {
         const status = yield* Status
         const router = yield* Router
         yield* router.register({ channel: "telegram", send: () => Effect.void })
-        yield* status.contribute("telegram", Effect.succeed({ state: "failing", consecutiveFailures: 3 }))
+        const life = yield* (yield* Channels).add("telegram", { renders: "Markdown", maxChars: 4096, buttons: true })
+        yield* life.failing("getUpdates: 502 Bad Gateway")
         const snapshot = yield* status.snapshot
-        assert.deepStrictEqual(snapshot["channels"], {
-          cli: { state: "up" },
-          http: { state: "up" },
-          telegram: { state: "failing" }
-        })
+        const channels = snapshot["channels"] as Record<string, { state: string; lastError: string | null }>
+        assert.deepStrictEqual(
+          Object.fromEntries(Object.entries(channels).map(([name, c]) => [name, [c.state, c.lastError]])),
+          { cli: ["up", null], http: ["up", null], telegram: ["failing", "getUpdates: 502 Bad Gateway"] }
+        )
         const answered = yield* (yield* Intake).submit({ id: "s1", source: "telegram:1", text: "/status" })
         assert.strictEqual(answered._tag, "Answered")
         if (answered._tag === "Answered") {

@@ -13,6 +13,8 @@ import { Router } from "../../src/core/Router.ts"
 import { Session } from "../../src/core/Session.ts"
 import { TelegramApi } from "../../src/channels/telegram/TelegramApi.ts"
 import { TelegramChannel } from "../../src/channels/telegram/TelegramChannel.ts"
+import { telegram } from "../../src/channels/telegram/definition.ts"
+import { startChannel } from "../../src/layers/channels.ts"
 import type { FakeBotApi } from "./fakeBotApi.ts"
 
 /** Questions as the agent work defines them, reduced to what the channel relies on. */
@@ -151,11 +153,14 @@ export const testCore = (patch: Patch, options: { longText?: string } = {}) => {
 export const fakeApiLayer = (fake: FakeBotApi) =>
   Layer.effect(TelegramApi, TelegramApi.make(Redacted.make(fake.token), fake.url))
 
+/** The Telegram channel over `api`, started as the daemon starts it (listed in Channels). */
+export const telegramOver = <E>(api: Layer.Layer<TelegramApi, E>) =>
+  startChannel({ ...telegram, layer: TelegramChannel.layerWithApi.pipe(Layer.provide(api)) })
+
 /** The channel over the fake, with the core graph; built in the caller's scope. */
 export const startTelegram = (fake: FakeBotApi, options: { patch?: Patch; longText?: string } = {}) =>
   Layer.build(
-    TelegramChannel.layerWithApi.pipe(
-      Layer.provide(fakeApiLayer(fake)),
+    telegramOver(fakeApiLayer(fake)).pipe(
       Layer.provideMerge(testCore(telegramSettings(fake, options.patch), options))
     )
   )

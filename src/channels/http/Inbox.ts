@@ -4,7 +4,6 @@
 import { randomUUID } from "node:crypto"
 import { Clock, Context, Deferred, Effect, Layer } from "effect"
 import type { Outbound, OutboundKind } from "../../domain/model.ts"
-import { Router } from "../../core/Router.ts"
 
 export interface InboxMessage {
   readonly seq: number
@@ -34,9 +33,6 @@ interface Box {
   waiting: number
   readonly epoch: string
 }
-
-/** Channels whose users read their messages from the inbox. */
-export const INBOX_CHANNELS = ["http", "cli"] as const
 
 export class Inbox extends Context.Service<Inbox, {
   readonly append: (source: string, message: Outbound) => Effect.Effect<InboxMessage>
@@ -121,16 +117,6 @@ export class Inbox extends Context.Service<Inbox, {
       return Inbox.of({ append, read })
     })
 
-  /** The inbox, registered with the Router as the sender for the `http` and `cli` channels. */
-  static readonly layer = Layer.effect(
-    Inbox,
-    Effect.gen(function*() {
-      const inbox = yield* Inbox.make({ keepPerSource: 1000, maxSources: 10_000 })
-      const router = yield* Router
-      for (const channel of INBOX_CHANNELS) {
-        yield* router.register({ channel, send: (target, message) => Effect.asVoid(inbox.append(target, message)) })
-      }
-      return inbox
-    })
-  )
+  /** The inbox; the `http` and `cli` channels register it as their sender (inboxChannel.ts). */
+  static readonly layer = Layer.effect(Inbox, Inbox.make({ keepPerSource: 1000, maxSources: 10_000 }))
 }

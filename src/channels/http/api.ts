@@ -96,32 +96,38 @@ export interface RouteOptions {
   readonly public?: boolean
 }
 
+export type RouteHandler<E, R> = Effect.Effect<
+  HttpServerResponse.HttpServerResponse | { readonly status?: number; readonly body: unknown },
+  E,
+  R
+>
+
 /**
- * A route whose handler returns a response or a JSON value (sent with `status`, default 200).
- * ApiErrors become their status and the error shape; anything unexpected is a logged 500.
+ * Run a handler that returns a response or a JSON value (sent with `status`, default 200), behind
+ * the bearer token unless public. ApiErrors become their status and the error shape; anything
+ * unexpected is a logged 500.
  */
+export const respond = <E, R>(handler: RouteHandler<E, R>, options: RouteOptions = {}) =>
+  (options.public ? handler : Effect.andThen(requireAuth, handler)).pipe(
+    Effect.map((out) =>
+      HttpServerResponse.isHttpServerResponse(out)
+        ? out
+        : HttpServerResponse.jsonUnsafe(out.body, { status: out.status ?? 200 })
+    ),
+    Effect.catchCause((cause) => {
+      const failure = cause.reasons.find((r) => r._tag === "Fail")
+      const error = failure?._tag === "Fail" ? failure.error : undefined
+      if (error instanceof ApiError) return Effect.succeed(errorResponse(error.status, error.code, error.message))
+      return Effect.logError("request failed", cause).pipe(
+        Effect.as(errorResponse(500, "internal", "the gateway could not handle this request"))
+      )
+    })
+  )
+
+/** A route of the API: `respond(handler, options)` at `method path`. */
 export const route = <E, R>(
   method: "GET" | "POST" | "PUT" | "DELETE",
   path: HttpRouter.PathInput,
-  handler: Effect.Effect<HttpServerResponse.HttpServerResponse | { readonly status?: number; readonly body: unknown }, E, R>,
+  handler: RouteHandler<E, R>,
   options: RouteOptions = {}
-) =>
-  HttpRouter.add(
-    method,
-    path,
-    (options.public ? handler : Effect.andThen(requireAuth, handler)).pipe(
-      Effect.map((out) =>
-        HttpServerResponse.isHttpServerResponse(out)
-          ? out
-          : HttpServerResponse.jsonUnsafe(out.body, { status: out.status ?? 200 })
-      ),
-      Effect.catchCause((cause) => {
-        const failure = cause.reasons.find((r) => r._tag === "Fail")
-        const error = failure?._tag === "Fail" ? failure.error : undefined
-        if (error instanceof ApiError) return Effect.succeed(errorResponse(error.status, error.code, error.message))
-        return Effect.logError("request failed", cause).pipe(
-          Effect.as(errorResponse(500, "internal", "the gateway could not handle this request"))
-        )
-      })
-    )
-  )
+) => HttpRouter.add(method, path, respond(handler, options))

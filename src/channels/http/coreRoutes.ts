@@ -13,7 +13,8 @@ import { Inbox } from "./Inbox.ts"
 import { Intake } from "../../core/Intake.ts"
 import { RequestLog } from "../../core/RequestLog.ts"
 import { Status } from "../../core/Status.ts"
-import { ApiError, badRequest, errorResponse, jsonBody, notFound, numberParam, query, route } from "./api.ts"
+import { ApiError, badRequest, jsonBody, notFound, numberParam, query, route } from "./api.ts"
+import { ChannelRoutesFallback } from "./ChannelRoutes.ts"
 
 /** Sources HTTP clients may speak for: their own `http:*` and `cli:*` names, never another channel's. */
 const ClientSource = Schema.String.check(
@@ -119,7 +120,5 @@ const GetInbox = route("GET", "/v1/inbox/:source", Effect.gen(function*() {
   return { body: yield* (yield* Inbox).read(decoded.value, Math.floor(after), waitMs, epoch) }
 }))
 
-/** Anything else: the contract's error shape rather than an empty 404. */
-const Fallback = HttpRouter.add("*", "*", Effect.succeed(errorResponse(404, "not_found", "no such route")))
-
-export const CoreRoutes = Layer.mergeAll(Health, StatusRoute, Metrics, PostMessage, GetMessage, GetInbox, Fallback)
+/** Anything else: a channel's own route (a webhook), or the contract's error shape, not an empty 404. */
+export const CoreRoutes = Layer.mergeAll(Health, StatusRoute, Metrics, PostMessage, GetMessage, GetInbox, ChannelRoutesFallback)

@@ -1,8 +1,10 @@
-// The Telegram channel: long polling (or a webhook) in, one sender for every `telegram:*` target
-// out, a typing indicator while a Telegram chat's turn runs, and a /status section with a health
-// check. Everything it holds lives in this layer's scope: closing the scope stops polling,
-// confirms the offset of what was handed to Intake, and unregisters the sender.
+// The Telegram channel: long polling (or a webhook route on the daemon's server) in, one sender for
+// every `telegram:*` target out, a typing indicator while a Telegram chat's turn runs, and a
+// /status section with a health check. Everything it holds lives in this layer's scope: closing
+// the scope stops polling, confirms the offset of what was handed to Intake, removes the webhook
+// route and unregisters the sender.
 import { Context, Duration, Effect, FiberSet, Layer, Metric, Option, Redacted, Schedule } from "effect"
+import { ChannelLife } from "../../core/Channels.ts"
 import { Dispatcher } from "../../core/Dispatcher.ts"
 import { ConfigInvalid, GatewayConfig } from "../../config/GatewayConfig.ts"
 import { Intake } from "../../core/Intake.ts"
@@ -17,6 +19,7 @@ import { makeSender } from "./sender.ts"
 import { emptyStats, type TelegramStats } from "./stats.ts"
 import { TelegramApi } from "./TelegramApi.ts"
 import { typingLoop } from "./typing.ts"
+import { serveWebhook, webhookPath } from "./webhook.ts"
 
 export const ALLOWED_UPDATES = ["message", "callback_query"] as const
 
@@ -36,8 +39,6 @@ export class TelegramChannel extends Context.Service<TelegramChannel, {
   readonly stats: Effect.Effect<Readonly<TelegramStats>>
   /** Handle one update received outside polling (the webhook). Never fails. */
   readonly handleUpdate: (update: unknown) => Effect.Effect<void>
-  /** The secret Telegram must send with each webhook request (webhook mode only). */
-  readonly webhookSecret: Option.Option<Redacted.Redacted<string>>
 }>()("switchboard/TelegramChannel") {
   /** The channel over any TelegramApi (tests provide a stub or point the live one at a fake). */
   static readonly layerWithApi = Layer.effect(
@@ -50,14 +51,17 @@ export class TelegramChannel extends Context.Service<TelegramChannel, {
       const dispatcher = yield* Dispatcher
       const status = yield* Status
       const questions = yield* Questions
+      const life = yield* ChannelLife
 
       const webhookUrl = Option.getOrUndefined(config.webhookUrl)
-      if (webhookUrl !== undefined && Option.isNone(config.webhookSecret)) {
+      const webhookSecret = Option.getOrUndefined(config.webhookSecret)
+      if (webhookUrl !== undefined && webhookSecret === undefined) {
         return yield* new ConfigInvalid({
           variable: "TELEGRAM_WEBHOOK_SECRET",
           expected: "required when TELEGRAM_WEBHOOK_URL is set (Telegram sends it with every update)"
         })
       }
+      const path = webhookUrl === undefined ? undefined : yield* webhookPath(webhookUrl)
       const stats = emptyStats(webhookUrl === undefined ? "polling" : "webhook")
       const buttons = makeQuestionButtons()
 
@@ -113,33 +117,37 @@ export class TelegramChannel extends Context.Service<TelegramChannel, {
         stats,
         state,
         handle: inbound.handle,
+        life,
         pollTimeout: config.pollTimeout,
         allowedUpdates: ALLOWED_UPDATES
       })
 
-      const webhookSecret = config.webhookSecret
-      const receive = webhookUrl === undefined
+      const receive = webhookUrl === undefined || path === undefined || webhookSecret === undefined
         ? api.call("deleteWebhook", {}).pipe(Effect.ignore, Effect.andThen(polling.run))
         : api.call("setWebhook", {
           url: webhookUrl,
           allowed_updates: ALLOWED_UPDATES,
-          ...(Option.isSome(webhookSecret) ? { secret_token: Redacted.value(webhookSecret.value) } : {})
+          secret_token: Redacted.value(webhookSecret)
         }).pipe(
           Effect.tap(() => Effect.sync(() => {
             stats.state = "webhook"
             stats.consecutiveFailures = 0
             stats.lastError = null
-          }).pipe(Effect.andThen(Metric.update(telegramFailingInARow, 0)))),
+          }).pipe(Effect.andThen(Metric.update(telegramFailingInARow, 0)), Effect.andThen(life.up))),
           Effect.tapError((e) => Effect.sync(() => {
             stats.state = "failing"
             stats.consecutiveFailures++
             stats.lastError = e.message
           }).pipe(
             Effect.andThen(Metric.update(telegramPollFailures, 1)),
-            Effect.andThen(Metric.update(telegramFailingInARow, stats.consecutiveFailures))
+            Effect.andThen(Metric.update(telegramFailingInARow, stats.consecutiveFailures)),
+            Effect.andThen(life.failing(e.message))
           )),
           Effect.retry({ schedule: exponentialToMinute })
         )
+      if (path !== undefined && webhookSecret !== undefined) {
+        yield* serveWebhook({ path, secret: webhookSecret, handle: inbound.handle })
+      }
 
       // Registered before the fibers start, so it runs after they are interrupted.
       yield* Effect.addFinalizer(() =>
@@ -153,8 +161,7 @@ export class TelegramChannel extends Context.Service<TelegramChannel, {
 
       return TelegramChannel.of({
         stats: Effect.sync(() => ({ ...stats })),
-        handleUpdate: inbound.handle,
-        webhookSecret
+        handleUpdate: inbound.handle
       })
     })
   )

@@ -5,6 +5,7 @@
 import { Clock, Duration, Effect, Metric, Schema } from "effect"
 import { chatOf, updateIdOf } from "./inbound.ts"
 import { telegramFailingInARow, telegramLastPoll, telegramPollFailures } from "./metrics.ts"
+import type { ChannelLifeHandle } from "../../core/Channels.ts"
 import type { TelegramStats } from "./stats.ts"
 import type { TelegramApi, TelegramApiError } from "./TelegramApi.ts"
 
@@ -18,6 +19,8 @@ export interface PollState {
 export interface PollingOptions {
   readonly api: TelegramApi["Service"]
   readonly handle: (update: unknown) => Effect.Effect<void>
+  /** Told when polls answer (up) and when they fail. */
+  readonly life: ChannelLifeHandle
   readonly stats: TelegramStats
   readonly state: PollState
   readonly pollTimeout: Duration.Duration
@@ -52,6 +55,7 @@ export const makePolling = (options: PollingOptions) => {
       stats.state = "failing"
       yield* Metric.update(telegramPollFailures, 1)
       yield* Metric.update(telegramFailingInARow, stats.consecutiveFailures)
+      yield* options.life.failing(e.message)
       yield* Effect.logWarning("telegram getUpdates failed").pipe(
         Effect.annotateLogs({ code: e.code, reason: e.description, failures: stats.consecutiveFailures })
       )
@@ -75,6 +79,7 @@ export const makePolling = (options: PollingOptions) => {
     stats.lastPollAt = new Date(polledAt).toISOString()
     yield* Metric.update(telegramFailingInARow, 0)
     yield* Metric.update(telegramLastPoll, Math.floor(polledAt / 1000))
+    yield* options.life.up
     const updates = Schema.decodeUnknownExit(Updates)(raw)
     if (updates._tag === "Failure") return yield* Effect.logWarning("getUpdates returned something other than a list")
     const batch = updates.value

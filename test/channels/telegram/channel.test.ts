@@ -10,7 +10,7 @@ import { Status } from "../../../src/core/Status.ts"
 import { TelegramChannel } from "../../../src/channels/telegram/TelegramChannel.ts"
 import { telegramFailingInARow } from "../../../src/channels/telegram/metrics.ts"
 import { callbackUpdate, fakeBotApi, photoUpdate, textUpdate } from "../../support/fakeBotApi.ts"
-import { eventually, fakeApiLayer, Gates, startTelegram, telegramSettings, testCore } from "../../support/telegramHarness.ts"
+import { eventually, fakeApiLayer, Gates, startTelegram, telegramSettings, testCore, telegramOver } from "../../support/telegramHarness.ts"
 
 const telegramSection = (ctx: Context.Context<Status>) =>
   Effect.map(Context.get(ctx, Status).snapshot, (doc) => doc["telegram"] as Record<string, any>)
@@ -116,8 +116,7 @@ describe("Telegram offsets", () => {
             return yield* real.submit(s)
           })
       }))
-      const channel = TelegramChannel.layerWithApi.pipe(
-        Layer.provide(fakeApiLayer(fake)),
+      const channel = telegramOver(fakeApiLayer(fake)).pipe(
         Layer.provide(slowIntake),
         Layer.provide(Layer.succeedContext(coreCtx))
       )
@@ -146,8 +145,7 @@ describe("Telegram offsets", () => {
     Effect.gen(function*() {
       const fake = yield* fakeBotApi
       const coreCtx = yield* Layer.build(testCore(telegramSettings(fake)))
-      const channel = TelegramChannel.layerWithApi.pipe(
-        Layer.provide(fakeApiLayer(fake)),
+      const channel = telegramOver(fakeApiLayer(fake)).pipe(
         Layer.provide(Layer.succeedContext(coreCtx))
       )
       const first = yield* Scope.make()

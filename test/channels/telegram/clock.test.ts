@@ -9,7 +9,7 @@ import { Intake } from "../../../src/core/Intake.ts"
 import { Router } from "../../../src/core/Router.ts"
 import { TelegramApi, TelegramApiError } from "../../../src/channels/telegram/TelegramApi.ts"
 import { TelegramChannel } from "../../../src/channels/telegram/TelegramChannel.ts"
-import { ALLOWED, Gates, testCore } from "../../support/telegramHarness.ts"
+import { ALLOWED, Gates, testCore, telegramOver } from "../../support/telegramHarness.ts"
 
 interface StubCall {
   readonly method: string
@@ -36,9 +36,8 @@ const stubApi = (calls: Array<StubCall>, fail: (call: StubCall) => TelegramApiEr
 /** The channel with default timing (1 s pacing with bursts of 3, typing every 4.5 s) over the stub. */
 const buildWithDefaults = (calls: Array<StubCall>, fail?: (call: StubCall) => TelegramApiError | undefined) =>
   Layer.build(
-    TelegramChannel.layerWithApi.pipe(
-      Layer.provide(stubApi(calls, fail)),
-      Layer.provideMerge(testCore((s) => ({ ...s, telegram: { ...s.telegram, allowedChatIds: ALLOWED } })))
+    telegramOver(stubApi(calls, fail)).pipe(
+        Layer.provideMerge(testCore((s) => ({ ...s, telegram: { ...s.telegram, allowedChatIds: ALLOWED } })))
     )
   )
 

@@ -7,7 +7,7 @@ import { Dispatcher } from "../../../src/core/Dispatcher.ts"
 import { Intake } from "../../../src/core/Intake.ts"
 import { TelegramChannel } from "../../../src/channels/telegram/TelegramChannel.ts"
 import { fakeBotApi, textUpdate } from "../../support/fakeBotApi.ts"
-import { eventually, fakeApiLayer, startTelegram, telegramSettings, testCore } from "../../support/telegramHarness.ts"
+import { eventually, fakeApiLayer, startTelegram, telegramSettings, testCore, telegramOver } from "../../support/telegramHarness.ts"
 
 describe("Telegram group commands", () => {
   // `/cmd@<any bot>` was once taken as a command for this bot without comparing the mention with the
@@ -85,9 +85,8 @@ describe("Telegram offsets across a restart", () => {
             })
         }))
         yield* Layer.buildWithScope(
-          TelegramChannel.layerWithApi.pipe(
-            Layer.provide(fakeApiLayer(fake)),
-            Layer.provide(intake),
+          telegramOver(fakeApiLayer(fake)).pipe(
+        Layer.provide(intake),
             Layer.provide(Layer.succeedContext(coreCtx))
           ),
           scope

@@ -6,10 +6,11 @@ import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Exit, Layer, Option, Redacted } from "effect"
 import { HttpRouter, HttpServer } from "effect/http"
 import { TelegramChannel } from "../../../src/channels/telegram/TelegramChannel.ts"
-import { TelegramWebhookRoute } from "../../../src/channels/telegram/webhook.ts"
+import { ChannelRoutesFallback } from "../../../src/channels/http/ChannelRoutes.ts"
+import { ConfigInvalid } from "../../../src/config/GatewayConfig.ts"
 import { Intake } from "../../../src/core/Intake.ts"
 import { fakeBotApi, textUpdate } from "../../support/fakeBotApi.ts"
-import { eventually, fakeApiLayer, telegramSettings, testCore } from "../../support/telegramHarness.ts"
+import { eventually, fakeApiLayer, telegramSettings, testCore, telegramOver } from "../../support/telegramHarness.ts"
 
 const SECRET = "s3cret-token_value"
 
@@ -25,8 +26,8 @@ describe("Telegram webhook", () => {
           webhookSecret: Option.some(Redacted.make(SECRET))
         }
       }))
-      const server = HttpRouter.serve(TelegramWebhookRoute, { disableLogger: true, disableListenLog: true }).pipe(
-        Layer.provideMerge(TelegramChannel.layerWithApi.pipe(Layer.provide(fakeApiLayer(fake)))),
+      const server = HttpRouter.serve(ChannelRoutesFallback, { disableLogger: true, disableListenLog: true }).pipe(
+        Layer.provideMerge(telegramOver(fakeApiLayer(fake))),
         Layer.provideMerge(testCore(settings)),
         Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))
       )
@@ -70,10 +71,11 @@ describe("Telegram webhook", () => {
         telegram: { ...s.telegram, webhookUrl: Option.some("https://bot.example.com/hook") }
       }))
       const error = yield* Layer.build(
-        TelegramChannel.layerWithApi.pipe(Layer.provide(fakeApiLayer(fake)), Layer.provide(testCore(settings)))
+        telegramOver(fakeApiLayer(fake)).pipe(
+        Layer.provide(testCore(settings)))
       ).pipe(Effect.flip)
-      assert.strictEqual(error._tag, "ConfigInvalid")
-      assert.match(error.message, /TELEGRAM_WEBHOOK_SECRET/)
+      assert.instanceOf(error, ConfigInvalid)
+      assert.match((error as ConfigInvalid).message, /TELEGRAM_WEBHOOK_SECRET/)
     }))
 })
 
@@ -108,9 +110,10 @@ describe("Telegram webhook retries", () => {
             return yield* real.submit(s)
           })
       }))
-      const server = HttpRouter.serve(TelegramWebhookRoute, { disableLogger: true, disableListenLog: true }).pipe(
+      const server = HttpRouter.serve(ChannelRoutesFallback, { disableLogger: true, disableListenLog: true }).pipe(
         Layer.provideMerge(
-          TelegramChannel.layerWithApi.pipe(Layer.provide(fakeApiLayer(fake)), Layer.provide(slowIntake))
+          telegramOver(fakeApiLayer(fake)).pipe(
+        Layer.provide(slowIntake))
         ),
         Layer.provideMerge(Layer.succeedContext(coreCtx)),
         Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))

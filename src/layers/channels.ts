@@ -1,0 +1,38 @@
+// The channel list. Adding a channel adds its folder under src/channels/ and one line here.
+import { Effect, Layer } from "effect"
+import type { ChannelDefinition, ChannelServices } from "../channels/Channel.ts"
+import { cli } from "../channels/cli/definition.ts"
+import { http } from "../channels/http/definition.ts"
+import { telegram } from "../channels/telegram/definition.ts"
+import { ChannelLife, Channels } from "../core/Channels.ts"
+import { GatewayConfig } from "../config/GatewayConfig.ts"
+
+/** Always on and cheap: part of the core graph (their sender is the Inbox). */
+export const builtinChannels = [http, cli] as const
+
+/** On when their settings say so; started after the HTTP server listens. */
+export const optionalChannels: ReadonlyArray<ChannelDefinition> = [
+  telegram
+]
+
+/** A channel's layer as started: what it needs, less the handle it is given. */
+type Started<R> = Layer.Layer<never, unknown, Exclude<R, ChannelLife> | Channels>
+
+/** One channel: listed in Channels (traits, life) for as long as its layer lives. */
+export const startChannel = <R extends ChannelServices>(definition: ChannelDefinition<R>): Started<R> =>
+  Layer.unwrap(
+    Effect.gen(function*() {
+      const life = yield* (yield* Channels).add(definition.name, definition.traits)
+      return definition.layer.pipe(Layer.provide(Layer.succeed(ChannelLife, life)))
+    })
+  )
+
+/** The definitions enabled by the settings, started side by side. */
+export const startChannels = <R extends ChannelServices>(definitions: ReadonlyArray<ChannelDefinition<R>>) =>
+  Layer.unwrap(
+    Effect.gen(function*() {
+      const settings = yield* GatewayConfig
+      const enabled = definitions.filter((d) => d.enabled(settings))
+      return enabled.reduce<Started<R>>((all, d) => Layer.merge(all, startChannel(d)), Layer.empty)
+    })
+  )
