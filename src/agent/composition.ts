@@ -1,6 +1,7 @@
 // The agent's parts as the daemon composes them (SWITCHBOARD_MODEL_PROVIDER=openai).
 import { Layer } from "effect"
 import { AgentSession } from "./AgentSession.ts"
+import { ExecApproval } from "./exec/ExecApproval.ts"
 import { ExecJobs } from "./exec/ExecJobs.ts"
 import { Questions } from "../core/Questions.ts"
 import { ChatModel } from "./model/ChatModel.ts"
@@ -9,8 +10,12 @@ import { ChatModel } from "./model/ChatModel.ts"
 export const openAiSession = AgentSession.layer.pipe(Layer.provide(ChatModel.layerFetch))
 
 /**
- * Questions (`ask`) and ExecJobs (`exec`), provided to `core(...)` from outside so AgentTools finds
+ * Questions (`ask`) and ExecJobs (`exec`, approved through Questions), provided to `core(...)` from outside so AgentTools finds
  * them. They need the core's Router: provide `Foundation` to them (layers memoize, so it is the
  * same Router the core uses), plus SystemEvents, HeartbeatWake and GatewayConfig.
  */
-export const agentServices = Layer.mergeAll(Questions.layer, ExecJobs.layer)
+export const agentServices = Layer.mergeAll(
+  Questions.layer,
+  // Approval asks through the same Questions (layers memoize).
+  ExecJobs.layer.pipe(Layer.provide(ExecApproval.layer), Layer.provide(Questions.layer))
+)

@@ -3,6 +3,7 @@
 import { Config, ConfigProvider, Context, Effect, Layer, Option, Redacted, Schema } from "effect"
 import { ChecksConfig } from "./checks.ts"
 import { TelegramConfig } from "./telegram.ts"
+import { execSection } from "./exec.ts"
 import { commaList, duration, httpUrl, isLoopback, optionalSecret, optionalString, positiveInt } from "./values.ts"
 
 export const ConfigSchema = Config.all({
@@ -73,15 +74,7 @@ export const ConfigSchema = Config.all({
     keepTurns: positiveInt("SWITCHBOARD_COMPACT_KEEP_TURNS", 4),
     askTimeout: duration("SWITCHBOARD_ASK_TIMEOUT", "2 minutes")
   }),
-  exec: Config.all({
-    allow: commaList("SWITCHBOARD_EXEC_ALLOW"),
-    timeout: duration("SWITCHBOARD_EXEC_TIMEOUT", "10 minutes"),
-    /** Bytes of output kept per job (the tail). */
-    outputCap: positiveInt("SWITCHBOARD_EXEC_OUTPUT_CAP", 64 * 1024),
-    maxJobs: positiveInt("SWITCHBOARD_EXEC_MAX_JOBS", 4),
-    /** Variables programs inherit besides PATH, HOME, USER, LANG, LC_*, TZ, TMPDIR, TERM, SHELL. */
-    passEnv: commaList("SWITCHBOARD_EXEC_ENV")
-  }),
+  exec: execSection,
   telegram: TelegramConfig,
   redis: Config.all({
     url: Config.option(

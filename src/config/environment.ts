@@ -1,6 +1,7 @@
 // Turning the process environment into configuration, and start-up failures into one clear line.
 import { readFileSync } from "node:fs"
 import { ConfigProvider } from "effect"
+import { resolveSecretFiles, SECRET_NAME, SecretFileError } from "./secretFiles.ts"
 
 /**
  * Environment variables, plus a JSON config file (`SWITCHBOARD_CONFIG_FILE`, an object of the same
@@ -31,7 +32,15 @@ export const configProviderLayer = (env: NodeJS.ProcessEnv) => {
   }
   const merged: Record<string, string> = { ...fromFile }
   for (const [k, v] of Object.entries(env)) if (v !== undefined) merged[k] = v
-  return ConfigProvider.layer(ConfigProvider.fromEnv({ env: merged }))
+  // Secrets may come from files (`*_FILE`, systemd credentials) instead of the environment.
+  let resolved: Record<string, string>
+  try {
+    resolved = resolveSecretFiles(merged)
+  } catch (e) {
+    if (e instanceof SecretFileError) throw new StartupFailure(e.message)
+    throw e
+  }
+  return ConfigProvider.layer(ConfigProvider.fromEnv({ env: resolved }))
 }
 
 export class StartupFailure extends Error {}
@@ -56,7 +65,7 @@ const schemaLine = /^(.*?)\s*at \[(.+)\]\s*$/s
  * `user:password@` part of anything URL-like masked, malformed URLs included.
  */
 export const shownValue = (variable: string, value: string): string | undefined => {
-  if (/TOKEN|KEY|SECRET|PASSWORD|HEADERS/i.test(variable)) return undefined
+  if (/TOKEN|KEY|SECRET|PASSWORD|HEADERS/i.test(variable) || SECRET_NAME.test(variable)) return undefined
   return value.replace(/^((?:[a-z][a-z0-9+.-]*:)?\/*)[^@]*@/i, "$1…@")
 }
 

@@ -2,7 +2,8 @@
 // against the scripted fake chat-completions server, driven only through the HTTP contract and
 // the CLI: memory survives a restart (and /new forgets), exec completions reach the chat that
 // started them, provider failures are told to the person, and the API key stays secret.
-import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
 import { type Daemon, eventually, runCli, startDaemon, type StartOptions } from "../support/daemon.ts"
@@ -145,9 +146,17 @@ describe("agent on the built daemon: exec", () => {
       return { text: said.includes("chat: http:bob") ? "hi bob" : "ok" }
     })
     const d = await daemon({
-      env: agentEnv(fake, { SWITCHBOARD_EXEC_ALLOW: NODE, SWITCHBOARD_HEARTBEAT_COALESCE: "50 millis" })
+      env: agentEnv(fake, {
+        SWITCHBOARD_EXEC_ALLOW: NODE,
+        SWITCHBOARD_EXEC_FORCE: NODE, // an interpreter: allowed on purpose
+        SWITCHBOARD_EXEC_APPROVAL: "never",
+        SWITCHBOARD_HEARTBEAT_COALESCE: "50 millis"
+      })
     })
-    gate = join(d.stateDir, "build-may-finish")
+    // Outside the state dir: a sandboxed job does not see that one.
+    const gates = mkdtempSync(join(tmpdir(), "switchboard-gate-"))
+    cleanup.push(async () => rmSync(gates, { recursive: true, force: true }))
+    gate = join(gates, "build-may-finish")
 
     expect(await converse(d, "http:alice", "build please")).toMatchObject({ status: "done", reply: "Started the build." })
     // bob talks while the job runs

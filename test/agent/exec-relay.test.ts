@@ -37,7 +37,7 @@ describe("exec end to end (in-process, real heartbeat)", () => {
       })
       const config = GatewayConfig.test(agentSettings(fake.url, dir, (s) => ({
         ...s,
-        exec: { ...s.exec, allow: [node] },
+        exec: { ...s.exec, allow: [node], force: [node], approval: "never" },
         heartbeat: { ...s.heartbeat, every: Duration.hours(1), coalesce: Duration.millis(20) }
       })))
       const session = AgentSession.layer.pipe(Layer.provide(ChatModel.layerFetch))

@@ -104,7 +104,8 @@ describe("ask", () => {
 
 describe("exec", () => {
   const node = process.execPath
-  const allowNode: Patch = (s) => ({ ...s, exec: { ...s.exec, allow: [node] } })
+  // node is an interpreter (allowed only when forced); approval is tested in exec-approval.test.ts.
+  const allowNode: Patch = (s) => ({ ...s, exec: { ...s.exec, allow: [node], force: [node], approval: "never" } })
 
   it.live("reports back to the session key that started it, not to whoever talks meanwhile", () =>
     Effect.gen(function*() {
@@ -178,11 +179,11 @@ describe("exec", () => {
         { toolCalls: [{ name: "exec", args: { command: [node, "-e", "console.log('begun'); setTimeout(() => {}, 10000)"] } }] },
         { text: "started" }
       )
-      const patch: Patch = (s) => allowNode({ ...s, exec: { ...s.exec, timeout: Duration.millis(500) } })
+      const patch: Patch = (s) => allowNode({ ...s, exec: { ...s.exec, timeout: Duration.seconds(2) } })
       yield* Effect.gen(function*() {
         yield* converse("http:alice", "slow")
         const event = yield* eventually(Effect.sync(() => recorded.events[0]))
-        assert.match(event.text, /^exec finished \(exit SIGTERM, timed out after 500ms\): begun$/)
+        assert.match(event.text, /^exec finished \(exit SIGTERM, timed out after 2s\): begun$/)
         assert.strictEqual((yield* (yield* ExecJobs).list)[0]!.state, "timed-out")
       }).pipe(Effect.provide(agentCore(agentSettings(fake.url, dir, patch), recorded)))
     }))

@@ -3,14 +3,13 @@ import { Layer } from "effect"
 import { ChatModel } from "../../src/agent/model/ChatModel.ts"
 import { core, Foundation } from "../../src/layers/Core.ts"
 import { AgentSession } from "../../src/agent/AgentSession.ts"
-import { ExecJobs } from "../../src/agent/exec/ExecJobs.ts"
+import { agentServices as agentParts } from "../../src/agent/composition.ts"
 import { GatewayConfig } from "../../src/config/GatewayConfig.ts"
-import { Questions } from "../../src/core/Questions.ts"
 import { type Patch, type Recorded, recordingHeartbeat } from "./agentHarness.ts"
 
 /** The agent in the core graph: Questions and ExecJobs share the core's Router (layers memoize). */
 export const agentCore = (patch: Patch, recorded: Recorded, chatModel = ChatModel.layerFetch) => {
-  const agentServices = Layer.mergeAll(Questions.layer, ExecJobs.layer).pipe(
+  const agentServices = agentParts.pipe(
     Layer.provide(Foundation),
     Layer.provide(recordingHeartbeat(recorded))
   )

@@ -32,6 +32,8 @@ export interface StartOptions {
   /** Reuse a state dir (restart tests). */
   readonly stateDir?: string
   readonly token?: string
+  /** Default true: the token is also put into the daemon's SWITCHBOARD_API_TOKEN (false: it finds it elsewhere). */
+  readonly tokenInEnv?: boolean
   readonly timeoutMs?: number
   /** Another program than `node dist/main.js` (benchmarks: `npm start`, the floor server). */
   readonly command?: { readonly file: string; readonly args: ReadonlyArray<string> }
@@ -52,7 +54,7 @@ export const startDaemon = async (options: StartOptions = {}): Promise<Daemon> =
     SWITCHBOARD_HTTP_HOST: "127.0.0.1",
     SWITCHBOARD_HTTP_PORT: "0",
     SWITCHBOARD_STATE_DIR: stateDir,
-    ...(options.token ? { SWITCHBOARD_API_TOKEN: options.token } : {}),
+    ...(options.token && options.tokenInEnv !== false ? { SWITCHBOARD_API_TOKEN: options.token } : {}),
     ...options.env
   }
   const command = options.command ?? { file: process.execPath, args: [MAIN] }

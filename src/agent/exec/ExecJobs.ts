@@ -4,10 +4,14 @@
 // `exec finished (exit <code>): <tail>` for the session key captured when the job started, and
 // asks the heartbeat to wake for that key.
 import { randomUUID } from "node:crypto"
-import { Clock, Context, Duration, Effect, Fiber, Layer, Metric, Option, Schema, Scope } from "effect"
-import { execEnvironment, isAllowed } from "./argv.ts"
+import { Clock, Context, Duration, Effect, Fiber, Layer, Metric, Schema, Scope } from "effect"
+import { isAllowed } from "./argv.ts"
 import { execJobs } from "../metrics.ts"
-import { type ProcessGroup, startProcessGroup } from "./processGroup.ts"
+import { ExecApproval, type Verdict } from "./ExecApproval.ts"
+import { prepareExec, resolveProgram } from "./execSetup.ts"
+import { defaultRules, deniedArgument, type DenyRule, showRule } from "./policy.ts"
+import { type JobState, runProcess, type RunOptions } from "./runProcess.ts"
+import type { SandboxKind } from "./sandbox.ts"
 import { CurrentRequest } from "../../core/CurrentRequest.ts"
 import { GatewayConfig } from "../../config/GatewayConfig.ts"
 import { HeartbeatWake } from "../../heartbeat/HeartbeatWake.ts"
@@ -23,7 +27,7 @@ export class ExecRefused extends Schema.TaggedError<ExecRefused>()("ExecRefused"
   }
 }
 
-export type JobState = "running" | "exited" | "timed-out" | "failed-to-start"
+export type { JobState }
 
 export interface JobInfo {
   readonly id: string
@@ -46,84 +50,26 @@ const EVENT_TAIL_CHARS = 1500
 /** Finished jobs kept for `jobs` / `/status`. */
 const KEEP_FINISHED = 50
 
-export interface ExecOptions {
+export interface ExecOptions extends RunOptions {
   readonly allow: ReadonlyArray<string>
-  readonly timeout: Duration.Duration
-  readonly outputCap: number
   readonly maxJobs: number
-  /** Grace between SIGTERM and SIGKILL on timeout or shutdown. */
-  readonly killGrace?: Duration.Duration | undefined
-  /** Variables passed to programs besides the safe base set (SWITCHBOARD_EXEC_ENV). */
-  readonly passEnv?: ReadonlyArray<string> | undefined
+  /** Argument rules (default: the built-in ones for git, make, npm, find). */
+  readonly rules?: ReadonlyArray<DenyRule> | undefined
+  /** Asked after the checks and before the job starts (default: no approval). */
+  readonly approve?: ((argv: ReadonlyArray<string>, source: string) => Effect.Effect<Verdict>) | undefined
+  /** How long approval waits, for the "no answer" result. */
+  readonly approvalTimeout?: string | undefined
 }
 
-interface RunResult {
-  readonly state: JobState
-  readonly exitCode: number | null
-  readonly signal: string | null
-  readonly output: string
-}
-
-/** Output still in the pipes when the program exits is read for at most this long. */
-const DRAIN = Duration.millis(200)
-/** How often a stopping group is checked for survivors. */
-const POLL = Duration.millis(25)
-
-const waitGone = (group: ProcessGroup) =>
-  Effect.gen(function*() {
-    while (group.alive()) yield* Effect.sleep(POLL)
-  })
-
-/**
- * End the whole group: SIGTERM, up to `grace` for it to go, then SIGKILL. Returns only when the
- * group is gone (or, for a zombie nobody reaps, after one more second), so a daemon that is
- * shutting down does not exit with a program of the agent's still running.
- */
-const stopGroup = (group: ProcessGroup, grace: Duration.Duration) =>
-  Effect.gen(function*() {
-    if (!group.alive()) return
-    group.signal("SIGTERM")
-    const ended = yield* waitGone(group).pipe(Effect.timeoutOption(grace))
-    if (Option.isSome(ended)) return
-    group.signal("SIGKILL")
-    yield* waitGone(group).pipe(Effect.timeoutOption(Duration.seconds(1)))
-  })
-
-/**
- * Run argv to completion in its own process group. A timeout or an interruption (shutdown) ends
- * the program and everything it started; when the program exits by itself, children it left
- * behind are ended too: a job is over when its result is reported.
- */
-const runProcess = (argv: ReadonlyArray<string>, options: ExecOptions): Effect.Effect<RunResult> => {
-  const grace = options.killGrace ?? Duration.seconds(5)
-  return Effect.acquireUseRelease(
-    Effect.sync(() =>
-      startProcessGroup(argv, {
-        env: execEnvironment(process.env, options.passEnv ?? []),
-        outputCap: options.outputCap
-      })
-    ),
-    (group) =>
-      Effect.gen(function*() {
-        const exited = Effect.promise(() => group.exited)
-        const first = yield* exited.pipe(Effect.timeoutOption(options.timeout))
-        const timedOut = Option.isNone(first)
-        if (timedOut) yield* stopGroup(group, grace)
-        const end = Option.isSome(first) ? first.value : yield* exited
-        if (end._tag === "SpawnFailed") {
-          return { state: "failed-to-start", exitCode: 127, signal: null, output: end.message } satisfies RunResult
-        }
-        // Let the last output arrive; a grandchild that keeps the pipe open does not hold the job.
-        yield* Effect.promise(() => group.closed).pipe(Effect.timeoutOption(DRAIN))
-        return {
-          state: timedOut ? "timed-out" : "exited",
-          exitCode: end.code,
-          signal: end.signal,
-          output: group.output()
-        } satisfies RunResult
-      }),
-    (group) => stopGroup(group, grace)
-  )
+const refusalFor = (verdict: Exclude<Verdict, { _tag: "Approved" }>, source: string, timeout?: string) => {
+  switch (verdict._tag) {
+    case "Denied":
+      return `denied: ${source} did not approve running it (answered "${verdict.answer}"); it did not run`
+    case "NoAnswer":
+      return `no answer: nobody in ${source} approved it${timeout ? ` within ${timeout}` : ""}; it did not run`
+    case "Unavailable":
+      return `not run: ${verdict.reason}`
+  }
 }
 
 export const completionText = (job: { readonly state: JobState; readonly exitCode: number | null; readonly signal: string | null; readonly tail: string | null }, timeout: Duration.Duration) => {
@@ -140,6 +86,8 @@ export class ExecJobs extends Context.Service<ExecJobs, {
   readonly list: Effect.Effect<ReadonlyArray<JobInfo>>
   /** Ends once the job has finished and its event is enqueued (tests, `jobs --wait`). */
   readonly await: (id: string) => Effect.Effect<JobInfo | undefined>
+  /** Where jobs run: `bwrap`, `unshare` or `none`. */
+  readonly sandbox: SandboxKind
 }>()("switchboard/ExecJobs") {
   static readonly make = (options: ExecOptions) =>
     Effect.gen(function*() {
@@ -150,6 +98,7 @@ export class ExecJobs extends Context.Service<ExecJobs, {
       const scope = yield* Scope.fork(yield* Scope.Scope, "parallel")
       const jobs = new Map<string, { info: JobInfo; done: Effect.Effect<void> }>()
 
+      const rules = options.rules ?? defaultRules()
       const finishedOldestFirst = () => [...jobs.values()].filter((j) => j.info.state !== "running")
       const running = () => [...jobs.values()].filter((j) => j.info.state === "running").length
 
@@ -164,6 +113,15 @@ export class ExecJobs extends Context.Service<ExecJobs, {
             reason: `not an allowed program (allowed: ${options.allow.join(", ")})`
           })
         }
+        const resolved = resolveProgram(program, process.env["PATH"])
+        const denied = deniedArgument(rules, resolved === undefined ? [program] : [program, resolved], argv)
+        if (denied !== undefined) {
+          return yield* new ExecRefused({
+            program,
+            reason: `the argument ${JSON.stringify(denied.arg)} is refused (rule ${showRule(denied.rule)}: it can run ` +
+              `other commands or change what runs; see SWITCHBOARD_EXEC_DENY)`
+          })
+        }
         if (running() >= options.maxJobs) {
           return yield* new ExecRefused({ program, reason: `${options.maxJobs} jobs are already running` })
         }
@@ -174,6 +132,17 @@ export class ExecJobs extends Context.Service<ExecJobs, {
           return yield* new ExecRefused({ program, reason: "exec needs a request to report back to" })
         }
         const sessionKey = current.source
+        if (options.approve !== undefined) {
+          const verdict = yield* options.approve(argv, sessionKey)
+          yield* Effect.logInfo("exec approval").pipe(Effect.annotateLogs({ sessionKey, program, verdict: verdict._tag }))
+          if (verdict._tag !== "Approved") {
+            return yield* new ExecRefused({ program, reason: refusalFor(verdict, sessionKey, options.approvalTimeout) })
+          }
+          // Time passed while the chat decided: other jobs may have started.
+          if (running() >= options.maxJobs) {
+            return yield* new ExecRefused({ program, reason: `${options.maxJobs} jobs are already running` })
+          }
+        }
         const startedAt = yield* Clock.currentTimeMillis
         const id = `job-${randomUUID().slice(0, 8)}`
         const info: JobInfo = {
@@ -192,7 +161,9 @@ export class ExecJobs extends Context.Service<ExecJobs, {
         yield* Effect.annotateCurrentSpan({ "switchboard.job_id": id, "switchboard.source": sessionKey, "switchboard.request_id": current.id })
 
         const run = Effect.gen(function*() {
-          const result = yield* runProcess(argv, options)
+          const result = resolved === undefined
+            ? { state: "failed-to-start", exitCode: 127, signal: null, output: `${program}: not found (PATH)` } as const
+            : yield* runProcess(argv, options)
           const finishedAt = yield* Clock.currentTimeMillis
           const done: JobInfo = {
             ...info,
@@ -239,20 +210,30 @@ export class ExecJobs extends Context.Service<ExecJobs, {
           return entry === undefined ? Effect.succeed(undefined) : Effect.as(entry.done, entry).pipe(Effect.map((e) => e.info))
         })
 
-      return ExecJobs.of({ start, list, await: awaitJob })
+      return ExecJobs.of({ start, list, await: awaitJob, sandbox: options.sandbox?.kind ?? "none" })
     })
 
-  /** From `SWITCHBOARD_EXEC_*`; needs SystemEvents and HeartbeatWake. */
+  /**
+   * From `SWITCHBOARD_EXEC_*`, checked at start (launchers, rules, sandbox); needs SystemEvents,
+   * HeartbeatWake and ExecApproval.
+   */
   static readonly layer = Layer.effect(
     ExecJobs,
     Effect.gen(function*() {
       const config = yield* GatewayConfig
+      const setup = yield* prepareExec(config)
+      const approval = yield* ExecApproval
       return yield* ExecJobs.make({
         allow: config.exec.allow,
         timeout: config.exec.timeout,
         outputCap: config.exec.outputCap,
         maxJobs: config.exec.maxJobs,
-        passEnv: config.exec.passEnv
+        passEnv: config.exec.passEnv,
+        rules: setup.rules,
+        sandbox: setup.sandbox,
+        secrets: setup.secrets,
+        approve: approval.decide,
+        approvalTimeout: Duration.format(config.model.askTimeout)
       })
     })
   )
@@ -265,6 +246,7 @@ export class ExecJobs extends Context.Service<ExecJobs, {
       yield* status.contribute(
         "jobs",
         Effect.map(jobs.list, (all) => ({
+          sandbox: jobs.sandbox,
           running: all.filter((j) => j.state === "running").length,
           recent: all.slice(-10).map((j) => ({
             id: j.id,
