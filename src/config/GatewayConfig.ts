@@ -2,6 +2,7 @@
 // the daemon with one line naming the variable (see config/environment.ts). Secrets are Redacted.
 import { Config, ConfigProvider, Context, Effect, Layer, Option, Redacted, Schema } from "effect"
 import { ChecksConfig } from "./checks.ts"
+import { DiscordConfig } from "./discord.ts"
 import { TelegramConfig } from "./telegram.ts"
 import { execSection } from "./exec.ts"
 import { commaList, duration, httpUrl, isLoopback, optionalSecret, optionalString, positiveInt } from "./values.ts"
@@ -76,6 +77,7 @@ export const ConfigSchema = Config.all({
   }),
   exec: execSection,
   telegram: TelegramConfig,
+  discord: DiscordConfig,
   redis: Config.all({
     url: Config.option(
       Config.schema(

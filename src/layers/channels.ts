@@ -2,6 +2,7 @@
 import { Effect, Layer } from "effect"
 import type { ChannelDefinition, ChannelServices } from "../channels/Channel.ts"
 import { cli } from "../channels/cli/definition.ts"
+import { discord } from "../channels/discord/definition.ts"
 import { http } from "../channels/http/definition.ts"
 import { telegram } from "../channels/telegram/definition.ts"
 import { ChannelLife, Channels } from "../core/Channels.ts"
@@ -12,7 +13,8 @@ export const builtinChannels = [http, cli] as const
 
 /** On when their settings say so; started after the HTTP server listens. */
 export const optionalChannels: ReadonlyArray<ChannelDefinition> = [
-  telegram
+  telegram,
+  discord
 ]
 
 /** A channel's layer as started: what it needs, less the handle it is given. */

@@ -30,7 +30,7 @@ export const testQuestions = Layer.effect(
         const done = yield* Deferred.make<AskOutcome>()
         open.set(pending.id, { pending, done })
         const current = yield* CurrentRequest
-        yield* router.deliver(source, { kind: "ask", text: question, question: { id: pending.id, options } }, {
+        yield* router.deliver(source, { kind: "ask", text: question, requestId: current?.id, question: { id: pending.id, options } }, {
           explicit: current?.source !== source
         }).pipe(Effect.ignore)
         return yield* Deferred.await(done)
