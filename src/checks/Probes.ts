@@ -4,7 +4,7 @@
 // caller's timeout ends a run that hangs (a program's whole process group is killed).
 import { stat } from "node:fs/promises"
 import { connect } from "node:net"
-import { Clock, Context, Effect, Layer, Option } from "effect"
+import { Clock, Context, Effect, Layer, Option, Redacted } from "effect"
 import type { Redis } from "ioredis"
 import { execEnvironment } from "../agent/exec/argv.ts"
 import { startProcessGroup } from "../agent/exec/processGroup.ts"
@@ -22,7 +22,7 @@ export class Probes extends Context.Service<Probes, {
       const config = yield* GatewayConfig
       const passEnv = config.exec.passEnv
       // One Redis connection of its own, opened on the first redis check (the bus has its own).
-      const redisUrl = config.redis.url
+      const redisUrl = Option.map(config.redis.url, Redacted.value)
       const redis = { client: undefined as Redis | undefined }
       yield* Effect.addFinalizer(() =>
         Effect.promise(async () => {

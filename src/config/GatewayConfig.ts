@@ -3,6 +3,7 @@
 import { Config, ConfigProvider, Context, Effect, Layer, Option, Redacted, Schema } from "effect"
 import { ChecksConfig } from "./checks.ts"
 import { DiscordConfig } from "./discord.ts"
+import { redisConfig } from "./redis.ts"
 import { TelegramConfig } from "./telegram.ts"
 import { execSection } from "./exec.ts"
 import { commaList, duration, httpUrl, isLoopback, optionalSecret, optionalString, positiveInt } from "./values.ts"
@@ -78,14 +79,7 @@ export const ConfigSchema = Config.all({
   exec: execSection,
   telegram: TelegramConfig,
   discord: DiscordConfig,
-  redis: Config.all({
-    url: Config.option(
-      Config.schema(
-        Schema.String.check(Schema.isPattern(/^rediss?:\/\/\S+$/, { expected: "a redis:// URL" })),
-        "REDIS_URL"
-      )
-    )
-  }),
+  redis: redisConfig,
   checks: ChecksConfig,
   otel: Config.all({
     endpoint: Config.option(httpUrl("OTEL_EXPORTER_OTLP_ENDPOINT", "")).pipe(

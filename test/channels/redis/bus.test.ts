@@ -1,0 +1,143 @@
+// The Redis bus on the BUILT daemon against the real Redis (DB 1), driven as a publisher would:
+// XADD to switchboard:inbound, read switchboard:outbound. The model is the fake chat-completions
+// server, so "no model call" is a count of its requests.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
+import { type Daemon, eventually, startDaemon } from "../../support/daemon.ts"
+import { type FakeChatCompletions, startFakeChatCompletions } from "../../support/fakeChatCompletions.ts"
+import { type Bus, connectBus, redisUrl } from "../../support/redis.ts"
+
+const DB = 1
+
+describe("the Redis bus on the built daemon", () => {
+  let bus: Bus
+  let model: FakeChatCompletions
+  let daemon: Daemon
+
+  beforeAll(async () => {
+    bus = await connectBus(redisUrl(DB))
+    model = await startFakeChatCompletions()
+    // The model answers with what it was asked, so a reply shows which request it belongs to.
+    model.setDefault((req) => ({ text: `model: ${req.messages.filter((m) => m.role === "user").at(-1)?.content ?? ""}` }))
+    daemon = await startDaemon({
+      env: {
+        REDIS_URL: bus.url,
+        SWITCHBOARD_MODEL_PROVIDER: "openai",
+        OPENAI_BASE_URL: model.url,
+        SWITCHBOARD_HEARTBEAT_COALESCE: "50 millis",
+        SWITCHBOARD_REDIS_BLOCK: "500 millis"
+      }
+    })
+    await eventually(async () => ((await daemon.json("/health")).body.checks.redis?.status === "pass" ? true : undefined))
+  })
+  afterAll(async () => {
+    await daemon?.stop()
+    await model?.close()
+    await bus?.close()
+  })
+  beforeEach(async () => {
+    await bus.redis.del("switchboard:outbound", "switchboard:dead")
+  })
+
+  it("a message round trip: XADD → the agent → one reply on switchboard:outbound", async () => {
+    await bus.publish({ type: "message", source: "redis:deploys", text: "is prod healthy?", id: "ask-1", priority: "human" })
+    const reply = await bus.waitOutbound((e) => e.fields["requestId"] === "redis:deploys~ask-1")
+    expect(reply.fields).toEqual({
+      target: "redis:deploys",
+      requestId: "redis:deploys~ask-1",
+      kind: "reply",
+      text: expect.stringContaining("is prod healthy?")
+    })
+    // The request is an ordinary one: the HTTP API finds it under the same id.
+    const looked = await daemon.json("/v1/messages/redis:deploys~ask-1")
+    expect(looked.body).toMatchObject({ status: "done", source: "redis:deploys" })
+    // Acknowledged once accepted: nothing left pending in the group.
+    await eventually(async () => (Number((await bus.redis.xpending("switchboard:inbound", "switchboard"))[0]) === 0 ? true : undefined))
+  })
+
+  it("a message without an id is answered under its stream id, at event priority by default", async () => {
+    const streamId = await bus.publish({ type: "message", source: "redis:cron", text: "nightly summary please" })
+    const reply = await bus.waitOutbound((e) => e.fields["requestId"] === `redis:cron~${streamId}`)
+    expect(reply.fields["text"]).toContain("nightly summary please")
+    const prompt = model.requests.find((r) => JSON.stringify(r.messages).includes("nightly summary please"))
+    expect(prompt).toBeDefined()
+    const looked = await daemon.json(`/v1/messages/redis:cron~${streamId}`)
+    expect(looked.body.status).toBe("done")
+  })
+
+  it("a system-event is relayed to its own session key, and to no other", async () => {
+    await bus.publish({ type: "system-event", sessionKey: "redis:alpha", text: "backup of db-1 finished" })
+    await bus.publish({ type: "system-event", sessionKey: "http:alice", text: "deploy 42 rolled out" })
+    const relay = await bus.waitOutbound((e) => e.fields["kind"] === "relay")
+    expect(relay.fields["target"]).toBe("redis:alpha")
+    expect(relay.fields["text"]).toContain("backup of db-1 finished")
+    expect(relay.fields["text"]).not.toContain("deploy 42")
+    // http:alice's event reaches http:alice's inbox, not the bus.
+    const inbox = await eventually(async () => {
+      const r = await daemon.json("/v1/inbox/http:alice?wait=5")
+      return r.body.messages.length > 0 ? r.body.messages : undefined
+    })
+    expect(inbox[0]).toMatchObject({ kind: "relay", text: expect.stringContaining("deploy 42 rolled out") })
+    expect(inbox[0].text).not.toContain("backup of db-1")
+    const relays = (await bus.outbound()).filter((e) => e.fields["kind"] === "relay")
+    expect(relays.map((e) => e.fields["target"])).toEqual(["redis:alpha"])
+  })
+
+  it("notify is delivered straight through the Router, without a model call", async () => {
+    const before = model.requests.length
+    await bus.publish({ type: "notify", target: "redis:ops", text: "disk at 91% on db-1", id: "n-1" })
+    await bus.publish({ type: "notify", target: "http:alice", text: "your report is ready" })
+    const sent = await bus.waitOutbound((e) => e.fields["target"] === "redis:ops")
+    expect(sent.fields).toEqual({ target: "redis:ops", requestId: "redis:notify~n-1", kind: "notify", text: "disk at 91% on db-1" })
+    const inbox = await eventually(async () => {
+      const r = await daemon.json("/v1/inbox/http:alice?wait=5")
+      const found = r.body.messages.find((m: any) => m.kind === "notify")
+      return found
+    })
+    expect(inbox.text).toBe("your report is ready")
+    expect(model.requests.length).toBe(before)
+  })
+
+  it("cron.heartbeat is acknowledged and dropped: no turn, no model call, counted", async () => {
+    const before = model.requests.length
+    const turnsBefore = (await daemon.json("/status")).body.counters.turns
+    await bus.publish({ type: "cron.heartbeat" })
+    await bus.publish({ type: "cron.heartbeat", schedule: "*/5 * * * *" })
+    const status = await eventually(async () => {
+      const s = (await daemon.json("/status")).body
+      return s.redis.heartbeatsDropped >= 2 && s.redis.pending === 0 ? s : undefined
+    })
+    expect(status.counters.turns).toBe(turnsBefore)
+    expect(model.requests.length).toBe(before)
+    expect(await bus.outbound()).toEqual([])
+    expect(await bus.dead()).toEqual([])
+    const metrics = await (await daemon.fetch("/metrics")).text()
+    expect(metrics).toContain('switchboard_redis_entries_total{type="cron.heartbeat",outcome="dropped"} 2')
+  })
+
+  it("a check-result is dead-lettered with a clear reason while no checks service exists", async () => {
+    const streamId = await bus.publish({ type: "check-result", name: "db-backup", status: "fail", detail: "no dump since 26 h" })
+    const [dead] = await bus.waitDead(1)
+    expect(dead!.fields["streamId"]).toBe(streamId)
+    expect(dead!.fields["reason"]).toMatch(/no checks service/)
+    expect(JSON.parse(dead!.fields["entry"]!)).toEqual({ type: "check-result", name: "db-backup", status: "fail", detail: "no dump since 26 h" })
+  })
+
+  it("/status has a redis section and /health a passing redis check", async () => {
+    // Lag and pending are refreshed about every second.
+    const status = await eventually(async () => {
+      const s = (await daemon.json("/status")).body
+      return s.redis.lag === 0 ? s : undefined
+    })
+    expect(status.redis).toMatchObject({
+      state: "up",
+      consumer: expect.stringMatching(/^.+:[0-9a-f]{8}$/),
+      server: `127.0.0.1:6379/${DB}`,
+      lastError: null,
+      lag: 0,
+      pending: 0,
+      outboundConnection: "ready"
+    })
+    expect(status.channels.redis).toEqual({ state: "up" })
+    expect(JSON.stringify(status)).not.toContain("redis://")
+  })
+})
