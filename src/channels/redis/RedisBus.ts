@@ -6,7 +6,7 @@
 // holds lives in this layer's scope.
 import { hostname } from "node:os"
 import { Clock, Context, Duration, Effect, Layer, Option, Redacted } from "effect"
-import { CheckResults } from "../../core/CheckResults.ts"
+import { Checks } from "../../checks/Checks.ts"
 import { CommandQueue } from "../../core/CommandQueue.ts"
 import { ConfigInvalid, GatewayConfig } from "../../config/GatewayConfig.ts"
 import { Intake } from "../../core/Intake.ts"
@@ -53,7 +53,7 @@ export class RedisBus extends Context.Service<RedisBus, {
         queue: yield* CommandQueue,
         events: yield* SystemEvents,
         wake: yield* HeartbeatWake,
-        checks: yield* Effect.serviceOption(CheckResults),
+        checks: yield* Effect.serviceOption(Checks),
         stats,
         maxText: config.http.maxBodyBytes
       })

@@ -2,7 +2,7 @@
 // that does not decode gets a reason a person can act on (it goes to switchboard:dead with it).
 // Unknown extra fields are ignored, so publishers can add their own. Pure.
 import { Result, Schema } from "effect"
-import { CheckSeverity, CheckStatus } from "../../core/CheckResults.ts"
+import { Severity } from "../../checks/checkFile.ts"
 import { Source } from "../../domain/model.ts"
 import { scopedRequestId } from "../../domain/source.ts"
 
@@ -10,7 +10,14 @@ export const ENTRY_TYPES = ["message", "system-event", "notify", "check-result",
 export type EntryType = typeof ENTRY_TYPES[number]
 
 /** Why an entry was dead-lettered, as a metric label; the entry's `reason` field says more. */
-export type DeadCode = "invalid" | "unknown_type" | "unknown_target" | "too_many_deliveries" | "refused" | "no_checks"
+export type DeadCode =
+  | "invalid"
+  | "unknown_type"
+  | "unknown_target"
+  | "unknown_check"
+  | "too_many_deliveries"
+  | "refused"
+  | "no_checks"
 
 const text = (max: number) =>
   Schema.String.check(
@@ -60,9 +67,10 @@ export const entrySchemas = (maxText: number) => ({
     name: Schema.String.check(Schema.isPattern(/^[A-Za-z0-9._:-]{1,128}$/, {
       expected: "a check name of 1-128 letters, digits or . _ : -"
     })),
-    status: CheckStatus,
-    detail: Schema.optional(Schema.String.check(Schema.isMaxLength(maxText, { expected: `at most ${maxText} characters` }))),
-    severity: Schema.optional(CheckSeverity),
+    status: Schema.Literals(["ok", "fail"]),
+    // As POST /v1/checks/:name takes it.
+    detail: Schema.optional(Schema.String.check(Schema.isMaxLength(2000, { expected: "a detail of at most 2000 characters" }))),
+    severity: Schema.optional(Severity),
     ...common
   }),
   "cron.heartbeat": Schema.Struct({ type: Schema.Literal("cron.heartbeat"), ...common })

@@ -1,10 +1,10 @@
 // One inbound entry → the gateway, and the verdict for the read loop (acknowledge, dead-letter,
 // wait, stop). An entry is acknowledged only once it is accepted: a message once Intake has queued
 // it (committed), a system event once it is enqueued, a notify once the Router delivered it or
-// holds it in its outbox, a check result once the checks service took it. Each entry's dedupe id
+// holds it in its outbox, a check result once its check's state machine took it. Each entry's dedupe id
 // (the publisher's `id`, else the stream id) makes a retried publish and a redelivery count once.
 import { Effect, Option, Tracer } from "effect"
-import type { CheckResults } from "../../core/CheckResults.ts"
+import type { Checks } from "../../checks/Checks.ts"
 import type { CommandQueue } from "../../core/CommandQueue.ts"
 import type { Intake } from "../../core/Intake.ts"
 import type { Router } from "../../core/Router.ts"
@@ -22,7 +22,7 @@ export interface HandlerDeps {
   readonly queue: CommandQueue["Service"]
   readonly events: SystemEvents["Service"]
   readonly wake: HeartbeatWake["Service"]
-  readonly checks: Option.Option<CheckResults["Service"]>
+  readonly checks: Option.Option<Checks["Service"]>
   readonly stats: BusStats
   readonly maxText: number
 }
@@ -102,22 +102,14 @@ export const makeHandler = (deps: HandlerDeps) => {
       })
     ))
 
-  const checkResult = (entry: EntryOf<"check-result">, id: string, at: number) =>
+  // Into the check's state machine (a `push` check of the checks file), then triaged like any result.
+  const checkResult = (entry: EntryOf<"check-result">, id: string) =>
     Option.match(deps.checks, {
-      onNone: () =>
-        Effect.succeed(dead("check-result", "no_checks", "no checks service in this version: the result is kept here, nothing triaged it")),
+      onNone: () => Effect.succeed(dead("check-result", "no_checks", "no checks service runs in this daemon: the result is kept here")),
       onSome: (checks) =>
-        once("check-result", id, checks.report({
-          id,
-          name: entry.name,
-          status: entry.status,
-          detail: entry.detail ?? "",
-          severity: entry.severity,
-          via: "redis",
-          at
-        }).pipe(
+        once("check-result", id, checks.report(entry.name, { status: entry.status, detail: entry.detail, severity: entry.severity }).pipe(
           Effect.as(accepted("check-result")),
-          Effect.catchTag("CheckResultRejected", (e) => Effect.succeed(dead("check-result", "refused", e.message)))
+          Effect.catchTag("UnknownCheck", (e) => Effect.succeed(dead("check-result", "unknown_check", e.message)))
         ))
     })
 
@@ -132,7 +124,7 @@ export const makeHandler = (deps: HandlerDeps) => {
       case "notify":
         return notify(entry, id)
       case "check-result":
-        return checkResult(entry, id, Number(streamId.split("-")[0]))
+        return checkResult(entry, id)
       case "cron.heartbeat":
         // ADR-0103: background work never reaches the session. Acknowledged, counted, dropped.
         stats.heartbeatsDropped++

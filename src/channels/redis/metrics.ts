@@ -7,7 +7,7 @@ export const busEntries = Metric.counter("switchboard_redis_entries_total", {
   incremental: true
 })
 export const busDeadLetters = Metric.counter("switchboard_redis_dead_letters_total", {
-  description: "Entries moved to switchboard:dead, by code (invalid, unknown_type, unknown_target, too_many_deliveries, refused, no_checks)",
+  description: "Entries moved to switchboard:dead, by code (invalid, unknown_type, unknown_target, unknown_check, too_many_deliveries, refused, no_checks)",
   incremental: true
 })
 export const busClaimed = Metric.counter("switchboard_redis_claimed_total", {
@@ -32,7 +32,15 @@ export const busPending = Metric.gauge("switchboard_redis_pending", {
   description: "Entries read by the group but not yet acknowledged"
 })
 
-const DEAD_CODES: ReadonlyArray<DeadCode> = ["invalid", "unknown_type", "unknown_target", "too_many_deliveries", "refused", "no_checks"]
+const DEAD_CODES: ReadonlyArray<DeadCode> = [
+  "invalid",
+  "unknown_type",
+  "unknown_target",
+  "unknown_check",
+  "too_many_deliveries",
+  "refused",
+  "no_checks"
+]
 
 /** Failure series exist at 0 from the start, so an alert on increase() sees the first one. */
 export const initBusMetrics = Effect.gen(function*() {

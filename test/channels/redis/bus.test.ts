@@ -1,6 +1,9 @@
 // The Redis bus on the BUILT daemon against the real Redis (DB 1), driven as a publisher would:
 // XADD to switchboard:inbound, read switchboard:outbound. The model is the fake chat-completions
 // server, so "no model call" is a count of its requests.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
 import { type Daemon, eventually, startDaemon } from "../../support/daemon.ts"
 import { type FakeChatCompletions, startFakeChatCompletions } from "../../support/fakeChatCompletions.ts"
@@ -12,8 +15,13 @@ describe("the Redis bus on the built daemon", () => {
   let bus: Bus
   let model: FakeChatCompletions
   let daemon: Daemon
+  const dir = mkdtempSync(join(tmpdir(), "switchboard-bus-checks-"))
 
   beforeAll(async () => {
+    const checksFile = join(dir, "checks.json")
+    writeFileSync(checksFile, JSON.stringify({
+      checks: [{ name: "db-backup", kind: "push", expectEvery: "1 day", target: "http:ops", severity: "info" }]
+    }))
     bus = await connectBus(redisUrl(DB))
     model = await startFakeChatCompletions()
     // The model answers with what it was asked, so a reply shows which request it belongs to.
@@ -24,6 +32,7 @@ describe("the Redis bus on the built daemon", () => {
         SWITCHBOARD_MODEL_PROVIDER: "openai",
         OPENAI_BASE_URL: model.url,
         SWITCHBOARD_HEARTBEAT_COALESCE: "50 millis",
+        SWITCHBOARD_CHECKS_FILE: checksFile,
         SWITCHBOARD_REDIS_BLOCK: "500 millis"
       }
     })
@@ -33,6 +42,7 @@ describe("the Redis bus on the built daemon", () => {
     await daemon?.stop()
     await model?.close()
     await bus?.close()
+    rmSync(dir, { recursive: true, force: true })
   })
   beforeEach(async () => {
     await bus.redis.del("switchboard:outbound", "switchboard:dead")
@@ -114,12 +124,20 @@ describe("the Redis bus on the built daemon", () => {
     expect(metrics).toContain('switchboard_redis_entries_total{type="cron.heartbeat",outcome="dropped"} 2')
   })
 
-  it("a check-result is dead-lettered with a clear reason while no checks service exists", async () => {
-    const streamId = await bus.publish({ type: "check-result", name: "db-backup", status: "fail", detail: "no dump since 26 h" })
+  it("a check-result goes to its push check's state machine, once; an unknown check is dead-lettered", async () => {
+    await bus.publish({ type: "check-result", name: "db-backup", status: "fail", detail: "no dump since 26 h", id: "c-1" })
+    await bus.publish({ type: "check-result", name: "db-backup", status: "fail", detail: "no dump since 26 h", id: "c-1" })
+    const unknown = await bus.publish({ type: "check-result", name: "db-restore", status: "ok" })
     const [dead] = await bus.waitDead(1)
-    expect(dead!.fields["streamId"]).toBe(streamId)
-    expect(dead!.fields["reason"]).toMatch(/no checks service/)
-    expect(JSON.parse(dead!.fields["entry"]!)).toEqual({ type: "check-result", name: "db-backup", status: "fail", detail: "no dump since 26 h" })
+    expect(dead!.fields).toMatchObject({ streamId: unknown, code: "unknown_check", reason: expect.stringMatching(/db-restore/) })
+    expect(JSON.parse(dead!.fields["entry"]!)).toEqual({ type: "check-result", name: "db-restore", status: "ok" })
+    const check = await eventually(async () => {
+      const checks = (await daemon.json("/v1/checks")).body.checks as Array<any>
+      return checks.find((c) => c.name === "db-backup" && c.runs > 0)
+    })
+    // The repeat (same id) was acknowledged as a duplicate, not counted as a second run.
+    expect(check).toMatchObject({ state: "failing", lastDetail: "no dump since 26 h", runs: 1 })
+    expect(model.requests.every((r) => !JSON.stringify(r.messages).includes("no dump since 26 h"))).toBe(true)
   })
 
   it("/status has a redis section and /health a passing redis check", async () => {
