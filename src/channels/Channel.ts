@@ -14,12 +14,15 @@
 // Closing the scope stops receiving, acknowledges what was handed over, and unregisters.
 import type { Layer } from "effect"
 import type { ChannelLife, Channels, ChannelTraits } from "../core/Channels.ts"
+import type { CommandQueue } from "../core/CommandQueue.ts"
 import type { Dispatcher } from "../core/Dispatcher.ts"
 import type { Intake } from "../core/Intake.ts"
 import type { Questions } from "../core/Questions.ts"
 import type { Router } from "../core/Router.ts"
 import type { Status } from "../core/Status.ts"
 import type { GatewayConfig, GatewaySettings } from "../config/GatewayConfig.ts"
+import type { HeartbeatWake } from "../heartbeat/HeartbeatWake.ts"
+import type { SystemEvents } from "../heartbeat/SystemEvents.ts"
 import type { ChannelRoutes } from "./http/ChannelRoutes.ts"
 import type { Inbox } from "./http/Inbox.ts"
 
@@ -29,6 +32,10 @@ export type { ChannelLifeHandle, ChannelReport, ChannelState, ChannelTraits } fr
 export type ChannelServices =
   | GatewayConfig
   | Intake
+  // For a channel that takes more than messages (the Redis bus: dedupe of notifications, system events).
+  | CommandQueue
+  | SystemEvents
+  | HeartbeatWake
   | Router
   | Questions
   | Dispatcher

@@ -4,6 +4,7 @@ import type { ChannelDefinition, ChannelServices } from "../channels/Channel.ts"
 import { cli } from "../channels/cli/definition.ts"
 import { discord } from "../channels/discord/definition.ts"
 import { http } from "../channels/http/definition.ts"
+import { redis } from "../channels/redis/definition.ts"
 import { telegram } from "../channels/telegram/definition.ts"
 import { ChannelLife, Channels } from "../core/Channels.ts"
 import { GatewayConfig } from "../config/GatewayConfig.ts"
@@ -14,7 +15,8 @@ export const builtinChannels = [http, cli] as const
 /** On when their settings say so; started after the HTTP server listens. */
 export const optionalChannels: ReadonlyArray<ChannelDefinition> = [
   telegram,
-  discord
+  discord,
+  redis
 ]
 
 /** A channel's layer as started: what it needs, less the handle it is given. */

@@ -22,7 +22,7 @@ import { agentSettings } from "../support/agentHarness.ts"
 import { fakeChatCompletions } from "../support/fakeChatCompletions.ts"
 
 /** A channel of carrier pigeons: notes come in over a webhook, replies are tied to a leg. */
-const pigeonChannel = (sent: Array<string>, enabled = true): ChannelDefinition => ({
+const pigeonChannel = (sent: Array<string>, enabled = true): ChannelDefinition<Router | Intake | ChannelRoutes | ChannelLife> => ({
   name: "pigeon",
   traits: { renders: "short handwritten notes", maxChars: 140, buttons: false },
   enabled: () => enabled,

@@ -7,6 +7,7 @@
 import { hostname } from "node:os"
 import { Clock, Context, Duration, Effect, Layer, Option, Redacted } from "effect"
 import { Checks } from "../../checks/Checks.ts"
+import { ChannelLife } from "../../core/Channels.ts"
 import { CommandQueue } from "../../core/CommandQueue.ts"
 import { ConfigInvalid, GatewayConfig } from "../../config/GatewayConfig.ts"
 import { Intake } from "../../core/Intake.ts"
@@ -57,7 +58,7 @@ export class RedisBus extends Context.Service<RedisBus, {
         stats,
         maxText: config.http.maxBodyBytes
       })
-      const lifecycle = makeLifecycle(stats, reconnectMaxMs)
+      const lifecycle = makeLifecycle(stats, reconnectMaxMs, yield* ChannelLife)
       const session = Effect.flatMap(
         openReader(url, { name: `switchboard-in:${consumer}`, stallMs }),
         (conn) =>

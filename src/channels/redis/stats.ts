@@ -23,6 +23,8 @@ export interface BusStats {
   deadLettered: number
   heartbeatsDropped: number
   claimed: number
+  /** Read sessions that ended with an error (each retry of an outage counts). */
+  failures: number
   reconnects: number
   /** Set while entries wait because the gateway cannot take them (the queue is full). */
   paused: string | null
@@ -44,6 +46,7 @@ export const emptyStats = (consumer: string, server: string, now: string): BusSt
   deadLettered: 0,
   heartbeatsDropped: 0,
   claimed: 0,
+  failures: 0,
   reconnects: 0,
   paused: null,
   outbound: { added: 0, duplicates: 0, failed: 0 }

@@ -15,7 +15,15 @@ export interface Lifecycle {
 
 const iso = (ms: number) => new Date(ms).toISOString()
 
-export const makeLifecycle = (stats: BusStats, reconnectMaxMs: number): Lifecycle => {
+/** The channel's entry in Channels (/status `channels.redis`), told of every change. */
+export interface LifeHooks {
+  readonly up: Effect.Effect<void>
+  readonly failing: (reason: string) => Effect.Effect<void>
+}
+
+const noHooks: LifeHooks = { up: Effect.void, failing: () => Effect.void }
+
+export const makeLifecycle = (stats: BusStats, reconnectMaxMs: number, life: LifeHooks = noHooks): Lifecycle => {
   let sinceMs = Date.parse(stats.since)
   const enter = (state: BusStats["state"], now: number) => {
     stats.state = state
@@ -26,6 +34,7 @@ export const makeLifecycle = (stats: BusStats, reconnectMaxMs: number): Lifecycl
 
   const up = Effect.gen(function*() {
     if (stats.state === "up") return
+    yield* life.up
     const now = yield* Clock.currentTimeMillis
     const was = stats.state
     const outage = now - sinceMs
@@ -47,7 +56,9 @@ export const makeLifecycle = (stats: BusStats, reconnectMaxMs: number): Lifecycl
       const now = yield* Clock.currentTimeMillis
       stats.lastError = reason
       stats.lastErrorAt = iso(now)
-      if (stats.state === "down" || stats.state === "stopped") return
+      if (stats.state === "stopped") return
+      yield* life.failing(reason)
+      if (stats.state === "down") return
       const was = stats.state
       enter("down", now)
       yield* Metric.update(busUp, 0)
@@ -88,6 +99,7 @@ export const supervise = <E>(
       if (Exit.isSuccess(exit)) return yield* lifecycle.stopped
       if (Cause.hasInterruptsOnly(exit.cause)) return yield* Effect.interrupt
       if (Cause.hasDies(exit.cause)) yield* Effect.logError("redis bus: the read loop died; starting it again", exit.cause)
+      stats.failures++
       // A session that got through starts the backoff over.
       attempt = stats.state === "up" ? 1 : attempt + 1
       yield* lifecycle.down(describe(exit.cause))

@@ -155,7 +155,7 @@ describe("the Redis bus on the built daemon", () => {
       pending: 0,
       outboundConnection: "ready"
     })
-    expect(status.channels.redis).toEqual({ state: "up" })
+    expect(status.channels.redis).toMatchObject({ state: "up", lastError: null })
     expect(JSON.stringify(status)).not.toContain("redis://")
   })
 })
