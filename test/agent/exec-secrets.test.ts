@@ -6,9 +6,9 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
-import { type Daemon, startDaemon, type StartOptions } from "./support/daemon.ts"
-import { awaitInbox, converse, lastUser } from "./support/daemonDriver.ts"
-import { type FakeChatCompletions, startFakeChatCompletions } from "./support/fakeChatCompletions.ts"
+import { type Daemon, startDaemon, type StartOptions } from "../support/daemon.ts"
+import { awaitInbox, converse, lastUser } from "../support/daemonDriver.ts"
+import { type FakeChatCompletions, startFakeChatCompletions } from "../support/fakeChatCompletions.ts"
 
 const cleanup: Array<() => Promise<unknown>> = []
 afterEach(async () => {

@@ -7,10 +7,10 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
-import { type Daemon, startDaemon, type StartOptions } from "./support/daemon.ts"
-import { awaitInbox, converse, lastUser, textOf } from "./support/daemonDriver.ts"
-import { callbackUpdate, fakeBotApi, textUpdate } from "./support/fakeBotApi.ts"
-import { type FakeChatCompletions, startFakeChatCompletions } from "./support/fakeChatCompletions.ts"
+import { type Daemon, startDaemon, type StartOptions } from "../support/daemon.ts"
+import { awaitInbox, converse, lastUser, textOf } from "../support/daemonDriver.ts"
+import { callbackUpdate, fakeBotApi, textUpdate } from "../support/fakeBotApi.ts"
+import { type FakeChatCompletions, startFakeChatCompletions } from "../support/fakeChatCompletions.ts"
 
 const cleanup: Array<() => Promise<unknown>> = []
 afterEach(async () => {
