@@ -104,7 +104,14 @@ export const sendAndWait = (
       const left = Math.max(0, Math.ceil((deadline - Date.now()) / 1000))
       const record = yield* client.getJson<MessageRecord>(
         `/v1/messages/${encodeURIComponent(accepted.id)}?wait=${Math.min(left, 30)}`
+      ).pipe(
+        // Every long-poll slot taken: ask again shortly (undefined) instead of failing the send.
+        Effect.catchIf(
+          (e) => e._tag === "GatewayRefused" && e.code === "too_many_waiters" && left > 0,
+          () => Effect.as(Effect.sleep("1 second"), undefined)
+        )
       )
+      if (record === undefined) continue
       if (record.status === "done" || record.status === "failed" || left === 0) return record
     }
   })

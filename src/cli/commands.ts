@@ -137,7 +137,10 @@ const chat = Command.make(
             const now = yield* client.getJson<Page>(`${inbox}?after=${Number.MAX_SAFE_INTEGER}`).pipe(Effect.option)
             if (now._tag === "Some") yield* backInTouch
           })
-        const poll = pollOnce.pipe(Effect.catch(recover), Effect.forever)
+        // All long-poll slots taken (503 too_many_waiters): the daemon is there, just busy.
+        const busy = (error: ClientError) =>
+          error._tag === "GatewayRefused" && error.code === "too_many_waiters" ? Effect.sleep("2 seconds") : recover(error)
+        const poll = pollOnce.pipe(Effect.catch(busy), Effect.forever)
         const poller = yield* Effect.forkChild(poll)
         yield* Console.error(`connected to ${client.url} as ${flags.source}; type a message, Ctrl-D to quit`)
         // A line typed while the daemon is away is sent once it is back; one refused because the

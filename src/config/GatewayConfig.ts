@@ -6,6 +6,7 @@ import { DiscordConfig } from "./discord.ts"
 import { redisConfig } from "./redis.ts"
 import { TelegramConfig } from "./telegram.ts"
 import { execSection } from "./exec.ts"
+import { HttpLimitsConfig } from "./httpLimits.ts"
 import { commaList, duration, httpUrl, isLoopback, optionalSecret, optionalString, positiveInt } from "./values.ts"
 
 export const ConfigSchema = Config.all({
@@ -23,6 +24,7 @@ export const ConfigSchema = Config.all({
     maxBodyBytes: positiveInt("SWITCHBOARD_MAX_BODY_BYTES", 64 * 1024),
     maxWait: duration("SWITCHBOARD_MAX_WAIT", "60 seconds")
   }),
+  httpLimits: HttpLimitsConfig,
   stateDir: Config.String("SWITCHBOARD_STATE_DIR").pipe(Config.withDefault("./.switchboard")),
   queue: Config.all({
     cap: positiveInt("SWITCHBOARD_QUEUE_CAP", 1000),

@@ -1,11 +1,53 @@
 // The HTTP API on NodeHttpServer at SWITCHBOARD_HTTP_HOST:PORT; logs the bound URL once listening.
+// Connections are capped (below the file descriptor limit) and slow clients are cut off: headers
+// must arrive within SWITCHBOARD_HTTP_HEADERS_TIMEOUT, the whole request within
+// SWITCHBOARD_HTTP_REQUEST_TIMEOUT (a long-poll's wait is the response, not the request).
 import { createServer } from "node:http"
 import { join } from "node:path"
 import { writeFileAtomic } from "../domain/files.ts"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Duration, Effect, Layer } from "effect"
 import { HttpRouter, HttpServer } from "effect/http"
-import { GatewayConfig } from "../config/GatewayConfig.ts"
+import { ConfigInvalid, GatewayConfig } from "../config/GatewayConfig.ts"
+import { HttpLimits } from "../channels/http/HttpLimits.ts"
+
+/** How often Node checks connections against the timeouts (its default, 30 s, would add to them). */
+const CHECK_EVERY_MS = 1000
+
+const server = Layer.unwrap(
+  Effect.gen(function*() {
+    const config = yield* GatewayConfig
+    const limits = yield* HttpLimits
+    const requestTimeout = Duration.toMillis(config.httpLimits.requestTimeout)
+    const headersTimeout = Duration.toMillis(config.httpLimits.headersTimeout)
+    if (headersTimeout > requestTimeout) {
+      return yield* new ConfigInvalid({
+        variable: "SWITCHBOARD_HTTP_HEADERS_TIMEOUT",
+        expected: `at most SWITCHBOARD_HTTP_REQUEST_TIMEOUT (${Duration.format(config.httpLimits.requestTimeout)})`
+      })
+    }
+    const make = () => {
+      const s = createServer({ requestTimeout, headersTimeout, connectionsCheckingInterval: CHECK_EVERY_MS })
+      // Beyond the cap Node closes new connections at once ("drop"): no client can use up the
+      // descriptors the daemon's own files and connections need.
+      s.maxConnections = limits.budget.maxConnections
+      s.on("connection", (socket) => {
+        limits.opened()
+        socket.once("close", limits.closed)
+      })
+      s.on("drop", limits.dropped)
+      return s
+    }
+    return NodeHttpServer.layer(make, {
+      port: config.http.port,
+      host: config.http.host,
+      // The server closes after the running turn has finished (or been stopped): what is still
+      // open then is long-polls (`switchboard chat` always has one), which would otherwise hold
+      // the stop for 20 s. They are cut after a second; clients retry against the next start.
+      gracefulShutdownTimeout: Duration.seconds(1)
+    })
+  })
+)
 
 export const serveHttp = <E, R>(routes: Layer.Layer<never, E, R>) =>
   Layer.unwrap(
@@ -20,14 +62,8 @@ export const serveHttp = <E, R>(routes: Layer.Layer<never, E, R>) =>
         })
       )
       return Layer.mergeAll(HttpRouter.serve(routes, { disableLogger: true, disableListenLog: true }), listening).pipe(
-        Layer.provideMerge(NodeHttpServer.layer(createServer, {
-          port: config.http.port,
-          host: config.http.host,
-          // The server closes after the running turn has finished (or been stopped): what is still
-          // open then is long-polls (`switchboard chat` always has one), which would otherwise hold
-          // the stop for 20 s. They are cut after a second; clients retry against the next start.
-          gracefulShutdownTimeout: Duration.seconds(1)
-        }))
+        Layer.provideMerge(server),
+        Layer.provideMerge(HttpLimits.layer)
       )
     })
   )

@@ -91,6 +91,13 @@ export const numberParam = (params: URLSearchParams, name: string, fallback: num
     : Effect.fail(badRequest("invalid_query", `${name} must be a non-negative number`))
 }
 
+/**
+ * Refusals that end the connection too: an unauthenticated or oversized request is not read any
+ * further (a slow body would hold the socket), a refused long-poll gives its connection back.
+ */
+const closesConnection = (error: ApiError): Record<string, string> | undefined =>
+  error.status === 401 || error.status === 413 || error.code === "too_many_waiters" ? { connection: "close" } : undefined
+
 export interface RouteOptions {
   /** Routes such as /health answer without a token. */
   readonly public?: boolean
@@ -117,7 +124,9 @@ export const respond = <E, R>(handler: RouteHandler<E, R>, options: RouteOptions
     Effect.catchCause((cause) => {
       const failure = cause.reasons.find((r) => r._tag === "Fail")
       const error = failure?._tag === "Fail" ? failure.error : undefined
-      if (error instanceof ApiError) return Effect.succeed(errorResponse(error.status, error.code, error.message))
+      if (error instanceof ApiError) {
+        return Effect.succeed(errorResponse(error.status, error.code, error.message, closesConnection(error)))
+      }
       return Effect.logError("request failed", cause).pipe(
         Effect.as(errorResponse(500, "internal", "the gateway could not handle this request"))
       )

@@ -9,6 +9,7 @@ import { Metric } from "effect"
 import { CommandQueue } from "../../core/CommandQueue.ts"
 import { Dispatcher } from "../../core/Dispatcher.ts"
 import { GatewayConfig } from "../../config/GatewayConfig.ts"
+import { HttpLimits } from "./HttpLimits.ts"
 import { Inbox } from "./Inbox.ts"
 import { Intake } from "../../core/Intake.ts"
 import { RequestLog } from "../../core/RequestLog.ts"
@@ -38,6 +39,10 @@ const waitMillis = Effect.gen(function*() {
   const seconds = yield* numberParam(params, "wait", 0, Duration.toSeconds(config.http.maxWait))
   return Math.round(seconds * 1000)
 })
+
+/** A request that waits holds one of the SWITCHBOARD_HTTP_MAX_WAITERS slots while it does. */
+const longPoll = <A, E, R>(waitMs: number, effect: Effect.Effect<A, E, R>) =>
+  waitMs <= 0 ? effect : HttpLimits.use((limits) => limits.waiting(effect))
 
 const rejected = (e: ApiError) =>
   Metric.update(Metric.withAttributes(inboundRejected, { channel: "http", code: e.code }), 1).pipe(
@@ -91,7 +96,7 @@ const PostMessage = route("POST", "/v1/messages", Effect.gen(function*() {
 const GetMessage = route("GET", "/v1/messages/:id", Effect.gen(function*() {
   const { id } = yield* HttpRouter.params
   const waitMs = yield* waitMillis
-  const record = yield* (yield* RequestLog).await(id ?? "", waitMs)
+  const record = yield* longPoll(waitMs, (yield* RequestLog).await(id ?? "", waitMs))
   if (record === undefined) return yield* notFound(`no message with id "${id}"`)
   return {
     body: {
@@ -117,7 +122,7 @@ const GetInbox = route("GET", "/v1/inbox/:source", Effect.gen(function*() {
   if (epoch !== undefined && !/^[A-Za-z0-9-]{1,36}$/.test(epoch)) {
     return yield* badRequest("invalid_query", "epoch must be the value of a previous page's epoch")
   }
-  return { body: yield* (yield* Inbox).read(decoded.value, Math.floor(after), waitMs, epoch) }
+  return { body: yield* longPoll(waitMs, (yield* Inbox).read(decoded.value, Math.floor(after), waitMs, epoch)) }
 }))
 
 /** Anything else: a channel's own route (a webhook), or the contract's error shape, not an empty 404. */
