@@ -16,6 +16,7 @@ import { Router } from "../../src/core/Router.ts"
 import { TurnFailed } from "../../src/domain/errors.ts"
 import { checksHarness } from "../support/checksHarness.ts"
 import { until } from "../support/harness.ts"
+import { recordingTracer } from "../support/recordingTracer.ts"
 
 const MIN = 60_000
 const inbox = (source: string) => Effect.map(Inbox.use((i) => i.read(source, 0, 0)), (p) => p.messages.map((m) => [m.kind, m.text] as const))
@@ -208,5 +209,23 @@ describe("quiet hours and the digest", () => {
       assert.deepStrictEqual(yield* digest.flush, [])
       assert.strictEqual((yield* inbox("http:me")).length, 1)
     }))
+  })
+})
+
+describe("tracing", () => {
+  it.effect("every check run is a root span of its own, never inside the trace that was current when checks started", () => {
+    const tracer = recordingTracer()
+    const h = checksHarness({ file: { checks: [{ name: "web", kind: "http", url: "http://x/", every: "1 minute" }] } })
+    return h.run(Effect.gen(function*() {
+      yield* TestClock.adjust(5 * MIN)
+    })).pipe(Effect.withSpan("a request"), Effect.provide(tracer.layer), Effect.andThen(Effect.sync(() => {
+      const runs = tracer.spans.filter((s) => s.name === "check.run")
+      assert.isAtLeast(runs.length, 5)
+      for (const span of runs) {
+        assert.isTrue(Option.isNone(span.parent), "a check run hangs off another trace")
+        assert.strictEqual(span.attributes.get("switchboard.check"), "web")
+        assert.strictEqual(span.attributes.get("switchboard.check.outcome"), "ok")
+      }
+    })))
   })
 })
