@@ -3,6 +3,7 @@
 import { mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { agentBench } from "./agent.ts"
+import { runChecks } from "./checks.ts"
 import { type Figures, runCore } from "./core.ts"
 import { runHeartbeat } from "./heartbeat.ts"
 import { runReal } from "./real.ts"
@@ -21,6 +22,7 @@ const areas: Record<string, [string, () => Promise<Figures>]> = {
   agent: ["agent (gateway overhead per turn around an instant fake model)", agent],
   heartbeat: ["heartbeat (wake to relay dispatch, tripwire jitter)", runHeartbeat],
   telegram: ["telegram (update → reply through the fake Bot API; render + chunk 100 KB)", runTelegram],
+  checks: ["checks (1,000 http checks every 10 s for a minute: CPU per run, a person's round trip p99 vs no checks)", runChecks],
   real: ["real (openai over SSE, OTLP export, Telegram on; 0 / 300 / 1,000 turns; echo and a bare node:http floor)", runReal]
 }
 
