@@ -4,18 +4,21 @@
 // bus's `check-result`) go through the same machine; one that goes silent for 2 × expectEvery is
 // failing. No check ever runs through the session (ADR-0103): the only way a result reaches the
 // agent is an `immediate` triage. Reload keeps the running checks when the new file is bad.
-import { Cause, Clock, Context, Effect, FiberMap, FiberSet, Layer, Metric, Option, type Redacted, Schedule, Schema, Semaphore } from "effect"
+import { Clock, Context, Effect, FiberMap, FiberSet, Layer, Metric, Option, type Redacted, Schema, Semaphore } from "effect"
 import { GatewayConfig } from "../config/GatewayConfig.ts"
 import { Status } from "../core/Status.ts"
+import { type CheckView, checkLoop, type Entry, type RunDeps, viewOf } from "./checkRuns.ts"
 import { Digest } from "./Digest.ts"
-import { describeTransition, formatSpan } from "./alertText.ts"
-import type { Action, CheckSpec, HookSpec, Severity } from "./checkFile.ts"
+import { describeTransition } from "./alertText.ts"
+import type { CheckSpec, HookSpec, Severity } from "./checkFile.ts"
 import { ChecksFileInvalid, loadPlan } from "./loadPlan.ts"
-import { checkDuration, checkRuns, checkState } from "./metrics.ts"
+import { checkRuns, checkState } from "./metrics.ts"
 import { Probes } from "./Probes.ts"
 import { clockTime } from "./quietHours.ts"
-import { initialMachine, type Machine, type Result, step } from "./stateMachine.ts"
+import { initialMachine, type Result, step } from "./stateMachine.ts"
 import { Triage } from "./Triage.ts"
+
+export type { CheckView }
 
 export class UnknownCheck extends Schema.TaggedError<UnknownCheck>()("UnknownCheck", {
   name: Schema.String,
@@ -32,20 +35,6 @@ export interface PushedResult {
   readonly severity?: Severity | undefined
 }
 
-export interface CheckView {
-  readonly name: string
-  readonly kind: string
-  readonly state: "unknown" | "ok" | "failing" | "flapping"
-  readonly since: string
-  readonly lastRunAt: string | null
-  readonly lastDetail: string | null
-  readonly nextRunAt: string | null
-  readonly severity: Severity
-  readonly target: string
-  readonly failures: number
-  readonly runs: number
-}
-
 export interface ReloadSummary {
   readonly checks: number
   readonly hooks: number
@@ -55,25 +44,7 @@ export interface ReloadSummary {
   readonly changed: ReadonlyArray<string>
 }
 
-interface Entry {
-  spec: CheckSpec
-  machine: Machine
-  lastRunAt: number | undefined
-  lastDetail: string | undefined
-  nextRunAt: number | undefined
-  runs: number
-  /** Last pushed result, or when the check was loaded (a pushed check's silence counts from there). */
-  heardAt: number
-  failure: { action: Action; severity: Severity } | undefined
-  readonly lock: Semaphore.Semaphore
-}
-
 const STATE_VALUE = { unknown: -1, ok: 0, failing: 1 } as const
-/** Spread the first runs of many checks over (at most) this much, so they do not all start at once. */
-const MAX_STAGGER_MS = 10_000
-
-const hash = (s: string) => [...s].reduce((h, c) => (Math.imul(h, 31) + c.charCodeAt(0)) | 0, 7) >>> 0
-
 export class Checks extends Context.Service<Checks, {
   /** A pushed result for a `push` check (HTTP route, the Redis bus's `check-result` entries). */
   readonly report: (name: string, result: PushedResult) => Effect.Effect<CheckView, UnknownCheck>
@@ -94,6 +65,7 @@ export class Checks extends Context.Service<Checks, {
       const redisConfigured = Option.isSome(config.redis.url)
       const time = clockTime(settings.timeZone)
       const permits = yield* Semaphore.make(settings.concurrency)
+      const reloadLock = yield* Semaphore.make(1)
       const fibers = yield* FiberMap.make<string>()
       const entries = new Map<string, Entry>()
       const loaded = yield* loadPlan(settings, redisConfigured)
@@ -143,73 +115,8 @@ export class Checks extends Context.Service<Checks, {
           }
         }).pipe(e.lock.withPermit)
 
-      const runOnce = (e: Entry) =>
-        Effect.gen(function*() {
-          const spec = e.spec
-          const started = yield* Clock.currentTimeMillis
-          e.nextRunAt = started + spec.everyMs
-          const outcome = { value: "ok" }
-          const result = yield* probes.run(spec.name, spec.probe).pipe(
-            Effect.timeoutOption(spec.timeoutMs),
-            Effect.map((r): Result => {
-              if (Option.isSome(r)) return r.value
-              outcome.value = "timeout"
-              return { ok: false, detail: `no answer within ${formatSpan(spec.timeoutMs)}` }
-            }),
-            Effect.catchCause((cause) => {
-              outcome.value = "crashed"
-              return Effect.as(
-                Effect.logError(`check ${spec.name} crashed`, cause),
-                { ok: false, detail: `the check crashed: ${Cause.squash(cause)}` } satisfies Result
-              )
-            }),
-            permits.withPermit
-          )
-          if (outcome.value === "ok" && !result.ok) outcome.value = "fail"
-          const finished = yield* Clock.currentTimeMillis
-          e.runs++
-          e.lastRunAt = finished
-          yield* Metric.update(checkDuration, (finished - started) / 1000)
-          yield* Metric.update(Metric.withAttributes(checkRuns, { check: spec.name, outcome: outcome.value }), 1)
-          yield* Effect.annotateCurrentSpan({ "switchboard.check.outcome": outcome.value, "switchboard.check.detail": result.detail })
-          yield* apply(e, result)
-        }).pipe(
-          // A root span: a check run belongs to no request's trace.
-          Effect.withSpan("check.run", { root: true, attributes: { "switchboard.check": e.spec.name, "switchboard.check.kind": e.spec.probe.kind } })
-        )
-
-      /** A pushed check: failing once nothing was heard for 2 × expectEvery, and again every expectEvery after. */
-      const silenceWatch = (e: Entry, expectMs: number) =>
-        Effect.gen(function*() {
-          for (;;) {
-            const now = yield* Clock.currentTimeMillis
-            const deadline = e.heardAt + 2 * expectMs
-            e.nextRunAt = deadline
-            if (now < deadline) {
-              yield* Effect.sleep(deadline - now)
-              continue
-            }
-            e.runs++
-            yield* Metric.update(Metric.withAttributes(checkRuns, { check: e.spec.name, outcome: "silent" }), 1)
-            yield* apply(e, {
-              ok: false,
-              force: true,
-              detail: `no result from ${e.spec.name} for ${formatSpan(now - e.heardAt)} (expected every ${formatSpan(expectMs)})`
-            })
-            yield* Effect.sleep(expectMs)
-          }
-        })
-
-      const start = (e: Entry) => {
-        const probe = e.spec.probe
-        const body = probe.kind === "push"
-          ? silenceWatch(e, probe.expectEveryMs)
-          : Effect.andThen(
-            Effect.sleep(hash(e.spec.name) % Math.min(e.spec.everyMs, MAX_STAGGER_MS)),
-            runOnce(e).pipe(Effect.repeat(Schedule.fixed(e.spec.everyMs)))
-          )
-        return FiberMap.run(fibers, e.spec.name, body.pipe(Effect.asVoid, Effect.annotateLogs({ check: e.spec.name })))
-      }
+      const deps: RunDeps = { probes, permits, apply }
+      const start = (e: Entry) => FiberMap.run(fibers, e.spec.name, checkLoop(deps, e))
 
       const add = (spec: CheckSpec, now: number, previous?: Entry) =>
         Effect.gen(function*() {
@@ -268,23 +175,10 @@ export class Checks extends Context.Service<Checks, {
         const summary = { checks: entries.size, hooks: state.hooks.size, rules: state.rules, added, removed, changed }
         yield* Effect.logInfo("checks reloaded").pipe(Effect.annotateLogs({ ...summary }))
         return summary
-      }).pipe(Effect.withSpan("checks.reload"))
+      }).pipe(reloadLock.withPermit, Effect.withSpan("checks.reload"))
 
       const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString())
-      const view = (e: Entry): CheckView => ({
-        name: e.spec.name,
-        kind: e.spec.probe.kind.startsWith("redis") ? "redis" : e.spec.probe.kind,
-        state: e.machine.flapping ? "flapping" : e.machine.state,
-        since: new Date(e.machine.since).toISOString(),
-        lastRunAt: iso(e.lastRunAt),
-        lastDetail: e.lastDetail ?? null,
-        nextRunAt: iso(e.nextRunAt),
-        severity: e.spec.severity,
-        target: e.spec.target,
-        failures: e.machine.failures,
-        runs: e.runs
-      })
-      const list = Effect.sync(() => [...entries.values()].map(view))
+      const list = Effect.sync(() => [...entries.values()].map(viewOf))
 
       const report = (name: string, pushed: PushedResult) =>
         Effect.gen(function*() {
@@ -301,7 +195,7 @@ export class Checks extends Context.Service<Checks, {
           // The silence watch wakes at the old deadline, sees this result and waits again.
           if (e.spec.probe.kind === "push") e.nextRunAt = now + 2 * e.spec.probe.expectEveryMs
           yield* apply(e, { ok: pushed.status === "ok", detail: pushed.detail ?? pushed.status, severity: pushed.severity })
-          return view(e)
+          return viewOf(e)
         }).pipe(Effect.withSpan("check.report", { attributes: { "switchboard.check": name } }))
 
       yield* status.contribute(
