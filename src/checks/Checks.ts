@@ -217,6 +217,21 @@ export class Checks extends Context.Service<Checks, {
         })
       )
 
+      // Faults show: a bad file at reload (the old checks still run) and a check whose fiber is gone.
+      yield* status.contributeHealth(
+        "checks",
+        Effect.gen(function*() {
+          const running = yield* FiberMap.size(fibers)
+          if (running < entries.size) {
+            return { status: "warn" as const, detail: `${entries.size - running} check(s) not running; see the log` }
+          }
+          if (state.lastReloadError !== undefined) {
+            return { status: "warn" as const, detail: `the checks file was not reloaded (the running checks stay): ${state.lastReloadError}` }
+          }
+          return { status: "pass" as const, detail: `${entries.size} check(s) running` }
+        })
+      )
+
       return Checks.of({
         report,
         reload,

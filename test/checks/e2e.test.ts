@@ -163,6 +163,7 @@ describe("checks on the built daemon", () => {
     expect(bad.body.error.message).toMatch(/not valid JSON.*the running checks stay/)
     expect(((await daemon.json("/v1/checks")).body.checks as Array<{ name: string }>).map((c) => c.name)).toEqual(["web"])
     expect((await daemon.json("/status")).body.checks.lastReloadError).toMatch(/not valid JSON/)
+    expect((await daemon.json("/health")).body.checks.checks).toMatchObject({ status: "warn", detail: expect.stringMatching(/not reloaded/) })
 
     writeFileSync(file, JSON.stringify(checksFile(target.port, [{ name: "db", kind: "push", expectEvery: "1 hour" }])))
     const good = await daemon.post("/v1/admin/reload", {})
