@@ -8,6 +8,8 @@ import { Clock, Context, Effect, Layer, Option, Redacted } from "effect"
 import type { Redis } from "ioredis"
 import { execEnvironment } from "../agent/exec/argv.ts"
 import { startProcessGroup } from "../agent/exec/processGroup.ts"
+import { scrubSecrets } from "../agent/exec/scrub.ts"
+import { secretValues } from "../config/secretFiles.ts"
 import { GatewayConfig } from "../config/GatewayConfig.ts"
 import type { ProbeSpec } from "./checkFile.ts"
 import type { Result } from "./stateMachine.ts"
@@ -21,6 +23,9 @@ export class Probes extends Context.Service<Probes, {
     Effect.gen(function*() {
       const config = yield* GatewayConfig
       const passEnv = config.exec.passEnv
+      // A program's output goes into alerts, the digest and the model's context: as exec's does, it
+      // is scrubbed of every secret the daemon knows.
+      const secrets = secretValues(config, process.env)
       // One Redis connection of its own, opened on the first redis check (the bus has its own).
       const redisUrl = Option.map(config.redis.url, Redacted.value)
       const redis = { client: undefined as Redis | undefined }
@@ -81,7 +86,7 @@ export class Probes extends Context.Service<Probes, {
           ),
           (group) =>
             Effect.promise(() => group.exited).pipe(Effect.map((end): Result => {
-              const tail = group.output().trim().split("\n").slice(-3).join(" | ")
+              const tail = scrubSecrets(group.output(), secrets).trim().split("\n").slice(-3).join(" | ")
               if (end._tag === "SpawnFailed") return { ok: false, detail: `cannot start ${probe.argv[0]}: ${end.message}` }
               if (end.code === 0) return { ok: true, detail: tail === "" ? "exit 0" : `exit 0: ${tail}` }
               const how = end.code === null ? `killed by ${end.signal}` : `exit ${end.code}`

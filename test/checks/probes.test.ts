@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Option } from "effect"
+import { Effect, Layer, Option, Redacted } from "effect"
 import { Redis } from "ioredis"
 import { Probes } from "../../src/checks/Probes.ts"
 import type { ProbeSpec } from "../../src/checks/checkFile.ts"
@@ -14,8 +14,14 @@ import { GatewayConfig } from "../../src/config/GatewayConfig.ts"
 import { freePort } from "../support/daemon.ts"
 
 const REDIS_URL = "redis://127.0.0.1:6379/7"
+const API_TOKEN = "api-token-of-the-daemon"
 const layer = Probes.live.pipe(
-  Layer.provide(GatewayConfig.test((s) => ({ ...s, redis: { url: Option.some(REDIS_URL) }, exec: { ...s.exec, passEnv: [] } })))
+  Layer.provide(GatewayConfig.test((s) => ({
+    ...s,
+    http: { ...s.http, apiToken: Option.some(Redacted.make(API_TOKEN)) },
+    redis: { url: Option.some(REDIS_URL) },
+    exec: { ...s.exec, passEnv: [] }
+  })))
 )
 const probe = (spec: ProbeSpec) => Effect.flatMap(Probes, (p) => p.run("t", spec)).pipe(Effect.provide(layer))
 
@@ -71,9 +77,13 @@ describe("live probes", () => {
       process.env["CHECKS_TEST_SECRET_TOKEN"] = "do-not-pass"
       const env = yield* probe({ kind: "command", argv: ["sh", "-c", "echo token=${CHECKS_TEST_SECRET_TOKEN:-none}"], env: [] })
       assert.deepStrictEqual(env, { ok: true, detail: "exit 0: token=none" })
-      const passed = yield* probe({ kind: "command", argv: ["sh", "-c", "echo $CHECKS_TEST_SECRET_TOKEN"], env: ["CHECKS_TEST_SECRET_TOKEN"] })
-      assert.strictEqual(passed.detail, "exit 0: do-not-pass")
+      process.env["CHECKS_TEST_REGION"] = "eu-west"
+      const passed = yield* probe({ kind: "command", argv: ["sh", "-c", "echo $CHECKS_TEST_REGION"], env: ["CHECKS_TEST_REGION"] })
+      assert.strictEqual(passed.detail, "exit 0: eu-west") // a variable the check names is passed
       delete process.env["CHECKS_TEST_SECRET_TOKEN"]
+      delete process.env["CHECKS_TEST_REGION"]
+      // Output is scrubbed of the daemon's own secrets, as exec's is.
+      assert.strictEqual((yield* probe({ kind: "command", argv: ["echo", `found ${API_TOKEN}`], env: [] })).detail, "exit 0: found [redacted]")
       assert.deepStrictEqual(yield* probe({ kind: "command", argv: ["sh", "-c", "echo disk full >&2; exit 3"], env: [] }), {
         ok: false,
         detail: "exit 3: disk full"
