@@ -1,6 +1,8 @@
 // The pure parts of checks: the state machine (failAfter, flap damping, cooldown), triage rules and
 // the storm limit, quiet-hours arithmetic, signatures, webhook templates, digest grouping and
 // chunking, and the checks file's validation.
+import { readFileSync } from "node:fs"
+import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { parseChecksFile } from "../../src/checks/checkFile.ts"
 import { groupItems, renderDigest, renderedLength, type DigestItem } from "../../src/checks/digestRender.ts"
@@ -236,5 +238,18 @@ describe("the checks file", () => {
     expect(bad({ checks: [{ name: "a", kind: "http", url: "http://x", every: "soon" }] })).toMatch(/a duration/)
     expect(bad({ checks: [], extra: 1 })).toMatch(/extra/)
     expect(parseChecksFile("{", context)).toMatch(/not valid JSON/)
+  })
+})
+
+describe("the README's example checks file", () => {
+  it("is valid as printed", () => {
+    const readme = readFileSync(join(import.meta.dirname, "..", "..", "README.md"), "utf8")
+    const section = readme.slice(readme.indexOf("## Background checks, triage and the digest"))
+    const json = /```json\n([\s\S]*?)```/.exec(section)![1]!
+    const plan = parseChecksFile(json, { alertTarget: "telegram:1", redisConfigured: true, hasVariable: (v) => v === "GITHUB_WEBHOOK_SECRET" })
+    if (typeof plan === "string") throw new Error(plan)
+    expect(plan.checks.map((c) => c.probe.kind)).toEqual(["http", "tcp", "command", "file-age", "redis-lag", "push"])
+    expect(plan.hooks.map((h) => h.name)).toEqual(["ci"])
+    expect(plan.rules).toHaveLength(3)
   })
 })
