@@ -19,7 +19,7 @@ const layer = Probes.live.pipe(
   Layer.provide(GatewayConfig.test((s) => ({
     ...s,
     http: { ...s.http, apiToken: Option.some(Redacted.make(API_TOKEN)) },
-    redis: { url: Option.some(REDIS_URL) },
+    redis: { ...s.redis, url: Option.some(Redacted.make(REDIS_URL)) },
     exec: { ...s.exec, passEnv: [] }
   })))
 )
