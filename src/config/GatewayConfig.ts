@@ -4,6 +4,7 @@ import { Config, ConfigProvider, Context, Effect, Layer, Option, Redacted, Schem
 import { ChecksConfig } from "./checks.ts"
 import { DiscordConfig } from "./discord.ts"
 import { redisConfig } from "./redis.ts"
+import { slackSettings } from "./slack.ts"
 import { TelegramConfig } from "./telegram.ts"
 import { execSection } from "./exec.ts"
 import { HttpLimitsConfig } from "./httpLimits.ts"
@@ -81,6 +82,7 @@ export const ConfigSchema = Config.all({
   exec: execSection,
   telegram: TelegramConfig,
   discord: DiscordConfig,
+  slack: slackSettings,
   redis: redisConfig,
   checks: ChecksConfig,
   otel: Config.all({

@@ -1,0 +1,182 @@
+// The agent's Markdown as Slack mrkdwn. Slack reads `*bold*`, `_italic_`, `~strike~`, `` `code` ``,
+// fenced code blocks, `> quotes` and `<url|text>` links; it has no headings, tables or nesting of
+// code in formatting. Everything else is text, and text must escape `&`, `<` and `>` (also inside
+// code), which also keeps the agent from pinging `@channel` or anyone else. Pure.
+
+export const escapeMrkdwn = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
+
+/** Slack's fence: a line of exactly three backticks (no language: Slack would show it as text). */
+export const FENCE_LINE = "```"
+
+const FENCE = /^\s{0,3}(`{3,}|~{3,})\s*([\w+#.-]*)[^`]*$/
+const HEADING = /^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$/
+const QUOTE = /^\s{0,3}>\s?(.*)$/
+const BULLET = /^(\s*)[-*+]\s+(.*)$/
+const RULE = /^\s{0,3}([-*_])(\s*\1){2,}\s*$/
+const TABLE_ROW = /^\s*\|.*\|\s*$/
+const TABLE_SEPARATOR = /^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$/
+const SAFE_URL = /^(https?:\/\/|mailto:)[^\s<>|]+$/i
+
+interface Pair {
+  readonly open: string
+  readonly mark: string
+  /** `_` and `*` only count at word edges, so snake_case and 2*3*4 stay text. */
+  readonly wordEdge: boolean
+}
+
+const PAIRS: ReadonlyArray<Pair> = [
+  { open: "**", mark: "*", wordEdge: false },
+  { open: "__", mark: "*", wordEdge: true },
+  { open: "~~", mark: "~", wordEdge: false },
+  { open: "*", mark: "_", wordEdge: true },
+  { open: "_", mark: "_", wordEdge: true }
+]
+
+const isWordChar = (c: string | undefined) => c !== undefined && /[\p{L}\p{N}]/u.test(c)
+
+const tickRun = (s: string, i: number) => {
+  let k = i
+  while (s[k] === "`") k++
+  return k - i
+}
+
+/** Index of the closing backtick run of the same length, or -1. */
+const codeSpanEnd = (s: string, start: number, ticks: number): number => {
+  for (let i = start; i < s.length;) {
+    const j = s.indexOf("`".repeat(ticks), i)
+    if (j < 0) return -1
+    const run = tickRun(s, j)
+    if (run === ticks) return j
+    i = j + run
+  }
+  return -1
+}
+
+/** The closing delimiter of `pair` after `from`, skipping code spans; -1 when there is none. */
+const findClose = (s: string, from: number, pair: Pair): number => {
+  for (let i = from; i < s.length;) {
+    if (s[i] === "`") {
+      const ticks = tickRun(s, i)
+      const end = codeSpanEnd(s, i + ticks, ticks)
+      i = end >= 0 ? end + ticks : i + ticks
+      continue
+    }
+    if (s.startsWith(pair.open, i) && i > from && !/\s/.test(s[i - 1]!)) {
+      const doubled = pair.open.length === 1 && s[i + 1] === pair.open // `*` must not end on `**`
+      if (!doubled && (!pair.wordEdge || !isWordChar(s[i + pair.open.length]))) return i
+    }
+    i++
+  }
+  return -1
+}
+
+/** One line of Markdown inline syntax as mrkdwn. */
+export const renderInline = (s: string, inside: ReadonlyArray<string> = []): string => {
+  let out = ""
+  let i = 0
+  outer: while (i < s.length) {
+    const c = s[i]!
+    if (c === "\\" && i + 1 < s.length && /[\\`*_~|[\]()#>!-]/.test(s[i + 1]!)) {
+      out += escapeMrkdwn(s[i + 1]!)
+      i += 2
+      continue
+    }
+    if (c === "`") {
+      const ticks = tickRun(s, i)
+      const end = codeSpanEnd(s, i + ticks, ticks)
+      const body = end >= 0 ? s.slice(i + ticks, end).replace(/^ (.+) $/, "$1") : ""
+      // Slack's inline code cannot hold a backtick: such a span stays as the text it was.
+      if (end >= 0 && body.length > 0 && !body.includes("`")) {
+        out += `\`${escapeMrkdwn(body)}\``
+        i = end + ticks
+        continue
+      }
+      out += "`".repeat(ticks)
+      i += ticks
+      continue
+    }
+    if (c === "[") {
+      const link = /^\[([^\]\n]+)\]\(([^()\s]+)\)/.exec(s.slice(i))
+      if (link && SAFE_URL.test(link[2]!)) {
+        // A link label cannot carry formatting or `|`/`>` in Slack; keep its plain words.
+        const label = escapeMrkdwn(link[1]!.replace(/[|]/g, "/").replace(/[*_~`]/g, ""))
+        out += `<${link[2]!.replace(/&/g, "&amp;")}|${label}>`
+        i += link[0].length
+        continue
+      }
+    }
+    for (const pair of PAIRS) {
+      if (!s.startsWith(pair.open, i) || inside.includes(pair.mark)) continue
+      const next = s[i + pair.open.length]
+      if (next === undefined || /\s/.test(next)) continue
+      if (pair.wordEdge && isWordChar(s[i - 1])) continue
+      const close = findClose(s, i + pair.open.length, pair)
+      if (close < 0) continue
+      const body = renderInline(s.slice(i + pair.open.length, close), [...inside, pair.mark])
+      // Slack only sees a mark at a word edge: glue it to the neighbours with zero-width spaces.
+      const before = isWordChar(out[out.length - 1]) ? "\u200b" : ""
+      const after = isWordChar(s[close + pair.open.length]) ? "\u200b" : ""
+      out += `${before}${pair.mark}${body}${pair.mark}${after}`
+      i = close + pair.open.length
+      continue outer
+    }
+    out += escapeMrkdwn(c)
+    i++
+  }
+  return out
+}
+
+const splitRow = (line: string): Array<string> =>
+  line.trim().replace(/^\|/, "").replace(/\|$/, "").split("|").map((cell) => cell.trim())
+
+/** Tables have no mrkdwn equivalent: aligned columns in a code block read well. */
+const renderTable = (rows: ReadonlyArray<string>): Array<string> => {
+  const cells = rows.filter((r) => !TABLE_SEPARATOR.test(r)).map(splitRow)
+  const columns = Math.max(...cells.map((r) => r.length))
+  const widths = Array.from({ length: columns }, (_, c) => Math.max(...cells.map((r) => (r[c] ?? "").length)))
+  return codeBlock(cells.map((r) => widths.map((w, c) => (r[c] ?? "").padEnd(w)).join(" | ").trimEnd()))
+}
+
+/** A code block; a line of three backticks inside it would end it early, so it is broken up. */
+const codeBlock = (body: ReadonlyArray<string>): Array<string> => [
+  FENCE_LINE,
+  ...body.map((line) => escapeMrkdwn(line).replace(/```/g, "`\u200b``")),
+  FENCE_LINE
+]
+
+/** Markdown as mrkdwn. Code blocks come out as lines of exactly "```" around their body. */
+export const renderMrkdwn = (markdown: string): string => {
+  const lines = markdown.replace(/\r\n?/g, "\n").split("\n")
+  const out: Array<string> = []
+  let i = 0
+  while (i < lines.length) {
+    const line = lines[i]!
+    const fence = FENCE.exec(line)
+    if (fence) {
+      const marker = fence[1]!
+      const closing = new RegExp(`^\\s{0,3}${marker[0] === "`" ? "`" : "~"}{${marker.length},}\\s*$`)
+      const body: Array<string> = []
+      i++
+      while (i < lines.length && !closing.test(lines[i]!)) body.push(lines[i++]!)
+      i++ // the closing fence (or the end: an unclosed fence runs to the end of the text)
+      out.push(...codeBlock(body))
+      continue
+    }
+    if (TABLE_ROW.test(line) && i + 1 < lines.length && TABLE_SEPARATOR.test(lines[i + 1]!)) {
+      const rows: Array<string> = []
+      while (i < lines.length && TABLE_ROW.test(lines[i]!)) rows.push(lines[i++]!)
+      out.push(...renderTable(rows))
+      continue
+    }
+    const quote = QUOTE.exec(line)
+    const heading = HEADING.exec(line)
+    const bullet = BULLET.exec(line)
+    if (quote) out.push(`> ${renderInline(quote[1]!)}`.trimEnd()) // a raw `>` at line start is a quote
+    else if (heading) out.push(`*${renderInline(heading[1]!, ["*"])}*`)
+    else if (RULE.test(line)) out.push("──────────")
+    else if (bullet) out.push(`${bullet[1]}• ${renderInline(bullet[2]!)}`)
+    else out.push(renderInline(line))
+    i++
+  }
+  return out.join("\n").trim()
+}
