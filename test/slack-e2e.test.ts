@@ -59,7 +59,7 @@ describe("Slack on the built daemon", () => {
       assert.strictEqual(yield* Effect.promise(() => daemon.stop()), 0)
     }))
 
-  it.live("a bot token without an app token (or signing secret) stops the start with one line", () =>
+  it.live("a bot token without an app token stops the start with one line", () =>
     Effect.gen(function*() {
       const stateDir = yield* Effect.acquireRelease(
         Effect.sync(() => mkdtempSync(join(tmpdir(), "switchboard-slack-"))),

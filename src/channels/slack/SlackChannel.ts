@@ -38,13 +38,10 @@ export class SlackChannel extends Context.Service<SlackChannel, {
       const questions = yield* Questions
 
       const appToken = Option.getOrUndefined(config.appToken)
-      if (appToken === undefined && Option.isNone(config.signingSecret)) {
-        return yield* new ConfigInvalid({
-          variable: "SLACK_APP_TOKEN",
-          expected: "required with SLACK_BOT_TOKEN for Socket Mode (or set SLACK_SIGNING_SECRET for HTTP events)"
-        })
+      if (appToken === undefined) {
+        return yield* new ConfigInvalid({ variable: "SLACK_APP_TOKEN", expected: "required with SLACK_BOT_TOKEN (Socket Mode)" })
       }
-      const stats = emptyStats(appToken === undefined ? "http" : "socket")
+      const stats = emptyStats("socket")
       const buttons = makeQuestionButtons()
       const requesters = makeRequesters()
       const allowlist = makeAllowlist({ channels: config.allowedChannelIds, users: config.allowedUserIds, api })
@@ -64,7 +61,7 @@ export class SlackChannel extends Context.Service<SlackChannel, {
       yield* status.contributeHealth(
         "slack",
         Effect.sync((): HealthCheck => {
-          if (stats.state === "connected" || stats.state === "http") return { status: "pass" }
+          if (stats.state === "connected") return { status: "pass" }
           if (stats.state === "starting") return { status: "warn", detail: "connecting to Slack" }
           return {
             status: stats.consecutiveFailures >= FAILING_AFTER ? "fail" : "warn",
@@ -73,10 +70,10 @@ export class SlackChannel extends Context.Service<SlackChannel, {
         })
       )
 
-      // The libraries' own warnings, in our log format.
+      // The libraries' own complaints, in our log format, at debug level: the channel itself logs
+      // every connection change with its reason (a dropped socket is routine for Socket Mode).
       const context = yield* Effect.context<never>()
-      const log: LogSink = (level, text) =>
-        Effect.runForkWith(context)(level === "error" ? Effect.logError(text) : Effect.logWarning(text))
+      const log: LogSink = (level, text) => Effect.runForkWith(context)(Effect.logDebug(text).pipe(Effect.annotateLogs({ level })))
 
       // Who the bot is, so its own messages and a leading mention of it are recognised.
       const identify = api.call("auth.test", {}).pipe(
@@ -89,9 +86,7 @@ export class SlackChannel extends Context.Service<SlackChannel, {
       )
 
       yield* Effect.addFinalizer(() => Effect.sync(() => (stats.state = "stopped")))
-      const receive = appToken === undefined
-        ? Effect.sync(() => (stats.state = "http"))
-        : runSocketMode({ appToken, apiRoot: config.apiRoot, stats, handle: inbound.handleEnvelope, connectTimeout: config.connectTimeout, log })
+      const receive = runSocketMode({ appToken, apiRoot: config.apiRoot, stats, handle: inbound.handleEnvelope, connectTimeout: config.connectTimeout, log })
       yield* identify.pipe(Effect.andThen(receive), Effect.forkScoped)
       yield* Effect.logInfo("slack channel started").pipe(
         Effect.annotateLogs({ mode: stats.mode, allowedChannels: config.allowedChannelIds.length, allowedUsers: config.allowedUserIds.length })
