@@ -3,8 +3,8 @@
 // an ephemeral notice only the presser sees.
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { buttonsOf, fakeSlack, type FakeSlack, type WebCall } from "./support/fakeSlack.ts"
-import { startSlack } from "./support/slackHarness.ts"
+import { buttonsOf, fakeSlack, type FakeSlack, type WebCall } from "../../support/fakeSlack.ts"
+import { startSlack } from "../../support/slackHarness.ts"
 
 const askIn = (fake: FakeSlack, channel: string) =>
   Effect.gen(function*() {

@@ -2,9 +2,9 @@
 // a person wrote is lost or answered twice, and /health says so while the connection is down.
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect } from "effect"
-import { Status } from "../src/core/Status.ts"
-import { fakeSlack } from "./support/fakeSlack.ts"
-import { startSlack } from "./support/slackHarness.ts"
+import { Status } from "../../../src/core/Status.ts"
+import { fakeSlack } from "../../support/fakeSlack.ts"
+import { startSlack } from "../../support/slackHarness.ts"
 
 const echoesIn = (texts: ReadonlyArray<string>) => texts.filter((t) => t.startsWith("echo: "))
 

@@ -2,14 +2,14 @@
 // Slack, the core graph with a scripted session. What a person in Slack would see is asserted.
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect } from "effect"
-import { chunkMrkdwn, SLACK_LIMIT } from "../src/channels/slack/chunk.ts"
-import { renderMrkdwn } from "../src/channels/slack/render.ts"
-import { RequestLog } from "../src/core/RequestLog.ts"
-import { Router } from "../src/core/Router.ts"
-import { Status } from "../src/core/Status.ts"
-import { BOT_USER_ID, fakeSlack } from "./support/fakeSlack.ts"
-import { startSlack } from "./support/slackHarness.ts"
-import { longSlackReply } from "./support/longReply.ts"
+import { chunkMrkdwn, SLACK_LIMIT } from "../../../src/channels/slack/chunk.ts"
+import { renderMrkdwn } from "../../../src/channels/slack/render.ts"
+import { RequestLog } from "../../../src/core/RequestLog.ts"
+import { Router } from "../../../src/core/Router.ts"
+import { Status } from "../../../src/core/Status.ts"
+import { BOT_USER_ID, fakeSlack } from "../../support/fakeSlack.ts"
+import { startSlack } from "../../support/slackHarness.ts"
+import { longSlackReply } from "../../support/longReply.ts"
 
 const slackSection = (ctx: Context.Context<Status>) =>
   Effect.map(Context.get(ctx, Status).snapshot, (doc) => doc["slack"] as Record<string, any>)

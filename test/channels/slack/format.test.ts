@@ -1,8 +1,8 @@
 // Pure parts of the Slack channel: Markdown → mrkdwn, chunking by Slack's limit.
 import { assert, describe, it } from "@effect/vitest"
-import { chunkMrkdwn, SLACK_LIMIT } from "../src/channels/slack/chunk.ts"
-import { FENCE_LINE, renderMrkdwn } from "../src/channels/slack/render.ts"
-import { longSlackReply } from "./support/longReply.ts"
+import { chunkMrkdwn, SLACK_LIMIT } from "../../../src/channels/slack/chunk.ts"
+import { FENCE_LINE, renderMrkdwn } from "../../../src/channels/slack/render.ts"
+import { longSlackReply } from "../../support/longReply.ts"
 
 const fences = (chunk: string) => chunk.split("\n").filter((l) => l === FENCE_LINE).length
 

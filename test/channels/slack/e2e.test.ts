@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect } from "effect"
-import { daemonScoped, runDaemonToExit } from "./support/daemon.ts"
-import { fakeSlack } from "./support/fakeSlack.ts"
+import { daemonScoped, runDaemonToExit } from "../../support/daemon.ts"
+import { fakeSlack } from "../../support/fakeSlack.ts"
 
 describe("Slack on the built daemon", () => {
   it.live("a channel talks to the echo agent; /status answers; others are ignored; health follows the connection", () =>
