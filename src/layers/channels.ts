@@ -5,6 +5,7 @@ import { cli } from "../channels/cli/definition.ts"
 import { discord } from "../channels/discord/definition.ts"
 import { http } from "../channels/http/definition.ts"
 import { redis } from "../channels/redis/definition.ts"
+import { slack } from "../channels/slack/definition.ts"
 import { telegram } from "../channels/telegram/definition.ts"
 import { ChannelLife, Channels } from "../core/Channels.ts"
 import { GatewayConfig } from "../config/GatewayConfig.ts"
@@ -16,6 +17,7 @@ export const builtinChannels = [http, cli] as const
 export const optionalChannels: ReadonlyArray<ChannelDefinition> = [
   telegram,
   discord,
+  slack,
   redis
 ]
 

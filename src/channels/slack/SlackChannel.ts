@@ -1,13 +1,16 @@
-// The Slack channel: Socket Mode (or HTTP events) in, one sender for every `slack:*` target out,
-// and a /status section with a health check. Everything it holds lives in this layer's scope:
-// closing it closes the connection and unregisters the sender.
+// The Slack channel: Socket Mode (or HTTP events on the daemon's server) in, one sender for every
+// `slack:*` target out, and a /status section with a health check. Everything it holds lives in
+// this layer's scope: closing it closes the connection, removes the events route and unregisters
+// the sender.
 import { Context, Effect, FiberSet, Layer, Option } from "effect"
 import { ConfigInvalid, GatewayConfig } from "../../config/GatewayConfig.ts"
+import { ChannelLife } from "../../core/Channels.ts"
 import { Intake } from "../../core/Intake.ts"
 import { Questions } from "../../core/Questions.ts"
 import { Router } from "../../core/Router.ts"
 import { type HealthCheck, Status } from "../../core/Status.ts"
 import { makeAllowlist } from "./allowlist.ts"
+import { serveEvents } from "./events.ts"
 import { type BotIdentity, makeInbound, makeRequesters } from "./inbound.ts"
 import type { LogSink } from "./libraryLogger.ts"
 import { makeQuestionButtons } from "./questionButtons.ts"
@@ -21,10 +24,6 @@ const FAILING_AFTER = 3
 
 export class SlackChannel extends Context.Service<SlackChannel, {
   readonly stats: Effect.Effect<Readonly<SlackStats>>
-  /** An Events API payload received over HTTP (Events mode). Never fails. */
-  readonly handleEvent: (payload: unknown, retryAttempt: number) => Effect.Effect<void>
-  /** An interactive payload received over HTTP (Events mode). Never fails. */
-  readonly handleInteractive: (payload: unknown) => Effect.Effect<void>
 }>()("switchboard/SlackChannel") {
   /** The channel over any SlackApi (tests point the live one at the fake). */
   static readonly layerWithApi = Layer.effect(
@@ -36,12 +35,17 @@ export class SlackChannel extends Context.Service<SlackChannel, {
       const router = yield* Router
       const status = yield* Status
       const questions = yield* Questions
+      const life = yield* ChannelLife
 
       const appToken = Option.getOrUndefined(config.appToken)
-      if (appToken === undefined) {
-        return yield* new ConfigInvalid({ variable: "SLACK_APP_TOKEN", expected: "required with SLACK_BOT_TOKEN (Socket Mode)" })
+      const signingSecret = Option.getOrUndefined(config.signingSecret)
+      if (appToken === undefined && signingSecret === undefined) {
+        return yield* new ConfigInvalid({
+          variable: "SLACK_APP_TOKEN",
+          expected: "required with SLACK_BOT_TOKEN for Socket Mode (or set SLACK_SIGNING_SECRET for HTTP events)"
+        })
       }
-      const stats = emptyStats("socket")
+      const stats = emptyStats(appToken === undefined ? "http" : "socket")
       const buttons = makeQuestionButtons()
       const requesters = makeRequesters()
       const allowlist = makeAllowlist({ channels: config.allowedChannelIds, users: config.allowedUserIds, api })
@@ -61,7 +65,7 @@ export class SlackChannel extends Context.Service<SlackChannel, {
       yield* status.contributeHealth(
         "slack",
         Effect.sync((): HealthCheck => {
-          if (stats.state === "connected") return { status: "pass" }
+          if (stats.state === "connected" || stats.state === "http") return { status: "pass" }
           if (stats.state === "starting") return { status: "warn", detail: "connecting to Slack" }
           return {
             status: stats.consecutiveFailures >= FAILING_AFTER ? "fail" : "warn",
@@ -86,17 +90,32 @@ export class SlackChannel extends Context.Service<SlackChannel, {
       )
 
       yield* Effect.addFinalizer(() => Effect.sync(() => (stats.state = "stopped")))
-      const receive = runSocketMode({ appToken, apiRoot: config.apiRoot, stats, handle: inbound.handleEnvelope, connectTimeout: config.connectTimeout, log })
+      if (signingSecret !== undefined) {
+        yield* serveEvents({
+          path: config.eventsPath as `/${string}`,
+          secret: signingSecret,
+          handleEvent: inbound.handleEvent,
+          handleInteractive: inbound.handleInteractive
+        })
+      }
+      const receive = appToken === undefined
+        ? Effect.sync(() => (stats.state = "http")).pipe(Effect.andThen(life.up))
+        : runSocketMode({
+          appToken,
+          apiRoot: config.apiRoot,
+          stats,
+          handle: inbound.handleEnvelope,
+          connectTimeout: config.connectTimeout,
+          log,
+          up: life.up,
+          down: life.failing
+        })
       yield* identify.pipe(Effect.andThen(receive), Effect.forkScoped)
       yield* Effect.logInfo("slack channel started").pipe(
         Effect.annotateLogs({ mode: stats.mode, allowedChannels: config.allowedChannelIds.length, allowedUsers: config.allowedUserIds.length })
       )
 
-      return SlackChannel.of({
-        stats: Effect.sync(() => ({ ...stats })),
-        handleEvent: inbound.handleEvent,
-        handleInteractive: inbound.handleInteractive
-      })
+      return SlackChannel.of({ stats: Effect.sync(() => ({ ...stats })) })
     })
   )
 

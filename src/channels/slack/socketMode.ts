@@ -19,6 +19,9 @@ export interface SocketModeOptions {
   /** Envelopes received but not handled yet; beyond it they are not acknowledged (Slack sends them again). */
   readonly capacity?: number
   readonly log?: LogSink
+  /** Told when a connection is up, and when it is lost (with the reason). */
+  readonly up: Effect.Effect<void>
+  readonly down: (reason: string) => Effect.Effect<void>
 }
 
 /** Exponential backoff from 1 s, at most 30 s. */
@@ -82,6 +85,7 @@ export const runSocketMode = (options: SocketModeOptions) =>
       stats.lastError = null
       stats.connectedAt = new Date(yield* Clock.currentTimeMillis).toISOString()
       yield* Metric.update(slackConnected, 1)
+      yield* options.up
       yield* Effect.logInfo("slack socket mode connected").pipe(Effect.annotateLogs({ connections: stats.connections }))
       yield* Deferred.await(closed)
     }).pipe(Effect.scoped)
@@ -93,6 +97,7 @@ export const runSocketMode = (options: SocketModeOptions) =>
         stats.state = stats.consecutiveFailures === 0 ? "reconnecting" : "failing"
         stats.lastError = reason
         yield* Metric.update(slackConnected, 0)
+        yield* options.down(reason)
         yield* Metric.update(slackReconnects, 1)
         const delay = reconnectDelayMs(stats.consecutiveFailures)
         yield* (wasConnected ? Effect.logInfo : Effect.logWarning)(`slack socket mode ${wasConnected ? "disconnected" : "could not connect"} (${reason}); reconnecting in ${delay} ms`)

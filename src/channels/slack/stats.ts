@@ -1,11 +1,11 @@
 // The Slack channel's counters and state, for /status and /health. One mutable record per channel
 // instance, created inside its Layer.
 
-export type SlackState = "starting" | "connected" | "reconnecting" | "failing" | "stopped"
+export type SlackState = "starting" | "connected" | "reconnecting" | "failing" | "http" | "stopped"
 
 export interface SlackStats {
   state: SlackState
-  mode: "socket"
+  mode: "socket" | "http"
   bot: string | null
   connectedAt: string | null
   connections: number
