@@ -5,6 +5,7 @@
 import { createServer, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { Effect } from "effect"
+import { makeWatch } from "./watch.ts"
 
 export const FAKE_TOKEN = "123456:fake-token"
 
@@ -95,11 +96,11 @@ export const fakeBotApi = Effect.acquireRelease(
     let nextUpdateId = 100
     let nextMessageId = 1
     const scripts: Array<{ method: string; failure: ScriptedFailure; times: number; when: (p: Record<string, any>) => boolean }> = []
-    const watchers = new Set<() => void>()
     const pollers = new Set<() => void>()
-    const notify = () => {
-      for (const w of [...watchers]) w()
-    }
+    const watch = makeWatch(() =>
+      `calls: ${JSON.stringify(calls.map((c) => [c.method, c.payload["chat_id"], c.payload["text"] ?? c.payload["offset"]]))}`
+    )
+    const notify = watch.notify
 
     const answer = (method: string, payload: Record<string, any>, res: ServerResponse) => {
       const script = scripts.find((s) => s.method === method && s.times > 0 && s.when(payload))
@@ -195,27 +196,7 @@ export const fakeBotApi = Effect.acquireRelease(
         calls
           .filter((c) => c.method === "sendMessage" && c.payload["chat_id"] === chatId && c.payload["message_thread_id"] === threadId)
           .map((c) => String(c.payload["text"])),
-      waitFor: (label, predicate, timeoutMs = 5000) =>
-        Effect.callback<void>((resume) => {
-          const check = () => {
-            if (!predicate()) return
-            cleanup()
-            resume(Effect.void)
-          }
-          const timer = setTimeout(() => {
-            cleanup()
-            resume(Effect.die(new Error(`timed out after ${timeoutMs} ms waiting for: ${label}\ncalls: ${
-              JSON.stringify(calls.map((c) => [c.method, c.payload["chat_id"], c.payload["text"] ?? c.payload["offset"]]))
-            }`)))
-          }, timeoutMs)
-          const cleanup = () => {
-            clearTimeout(timer)
-            watchers.delete(check)
-          }
-          watchers.add(check)
-          check()
-          return Effect.sync(cleanup)
-        })
+      waitFor: watch.waitFor
     }
 
     server.listen(0, "127.0.0.1", () => {

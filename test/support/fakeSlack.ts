@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net"
 import { Effect } from "effect"
 import { type WebSocket, WebSocketServer } from "ws"
+import { makeWatch } from "./watch.ts"
 
 export const FAKE_BOT_TOKEN = "xoxb-fake-bot-token"
 export const FAKE_APP_TOKEN = "xapp-fake-app-token"
@@ -121,12 +122,14 @@ export const fakeSlack = Effect.acquireRelease(
     const calls: Array<WebCall> = []
     const envelopes: Array<Envelope> = []
     const scripts: Array<{ method: string; failure: ScriptedFailure; times: number; when: (p: Record<string, any>) => boolean }> = []
-    const watchers = new Set<() => void>()
     const conversations = new Map<string, { is_im: boolean; user?: string }>()
     const state = { ts: 1_700_000_000_000_100, envelope: 0, ticket: 0, connections: 0, refuse: false, socket: undefined as WebSocket | undefined, port: 0 }
-    const notify = () => {
-      for (const w of [...watchers]) w()
-    }
+    const watch = makeWatch(() =>
+      `calls: ${JSON.stringify(calls.map((c) => [c.method, c.payload["channel"], c.payload["text"]]))}\nenvelopes: ${
+        JSON.stringify(envelopes.map((e) => [e.envelope_id, e.type, e.acked, e.retry_attempt]))
+      }`
+    )
+    const notify = watch.notify
     const nextTs = () => {
       const n = state.ts++
       return `${Math.floor(n / 1_000_000)}.${String(n % 1_000_000).padStart(6, "0")}`
@@ -318,27 +321,7 @@ export const fakeSlack = Effect.acquireRelease(
         calls
           .filter((c) => c.method === "chat.postMessage" && c.payload["channel"] === channel && c.payload["thread_ts"] === threadTs)
           .map((c) => String(c.payload["text"])),
-      waitFor: (label, predicate, timeoutMs = 5000) =>
-        Effect.callback<void>((resume) => {
-          const check = () => {
-            if (!predicate()) return
-            cleanup()
-            resume(Effect.void)
-          }
-          const timer = setTimeout(() => {
-            cleanup()
-            resume(Effect.die(new Error(`timed out after ${timeoutMs} ms waiting for: ${label}\ncalls: ${
-              JSON.stringify(calls.map((c) => [c.method, c.payload["channel"], c.payload["text"]]))
-            }\nenvelopes: ${JSON.stringify(envelopes.map((e) => [e.envelope_id, e.type, e.acked, e.retry_attempt]))}`)))
-          }, timeoutMs)
-          const cleanup = () => {
-            clearTimeout(timer)
-            watchers.delete(check)
-          }
-          watchers.add(check)
-          check()
-          return Effect.sync(cleanup)
-        })
+      waitFor: watch.waitFor
     }
 
     server.listen(0, "127.0.0.1", () => {

@@ -2,19 +2,13 @@
 // fenced code blocks, `> quotes` and `<url|text>` links; it has no headings, tables or nesting of
 // code in formatting. Everything else is text, and text must escape `&`, `<` and `>` (also inside
 // code), which also keeps the agent from pinging `@channel` or anyone else. Pure.
+import { alignTable, codeSpanEnd, isWordChar, markdownBlocks, tickRun } from "../markdown.ts"
 
 export const escapeMrkdwn = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
 
 /** Slack's fence: a line of exactly three backticks (no language: Slack would show it as text). */
 export const FENCE_LINE = "```"
 
-const FENCE = /^\s{0,3}(`{3,}|~{3,})\s*([\w+#.-]*)[^`]*$/
-const HEADING = /^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$/
-const QUOTE = /^\s{0,3}>\s?(.*)$/
-const BULLET = /^(\s*)[-*+]\s+(.*)$/
-const RULE = /^\s{0,3}([-*_])(\s*\1){2,}\s*$/
-const TABLE_ROW = /^\s*\|.*\|\s*$/
-const TABLE_SEPARATOR = /^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$/
 const SAFE_URL = /^(https?:\/\/|mailto:)[^\s<>|]+$/i
 
 interface Pair {
@@ -31,26 +25,6 @@ const PAIRS: ReadonlyArray<Pair> = [
   { open: "*", mark: "_", wordEdge: true },
   { open: "_", mark: "_", wordEdge: true }
 ]
-
-const isWordChar = (c: string | undefined) => c !== undefined && /[\p{L}\p{N}]/u.test(c)
-
-const tickRun = (s: string, i: number) => {
-  let k = i
-  while (s[k] === "`") k++
-  return k - i
-}
-
-/** Index of the closing backtick run of the same length, or -1. */
-const codeSpanEnd = (s: string, start: number, ticks: number): number => {
-  for (let i = start; i < s.length;) {
-    const j = s.indexOf("`".repeat(ticks), i)
-    if (j < 0) return -1
-    const run = tickRun(s, j)
-    if (run === ticks) return j
-    i = j + run
-  }
-  return -1
-}
 
 /** The closing delimiter of `pair` after `from`, skipping code spans; -1 when there is none. */
 const findClose = (s: string, from: number, pair: Pair): number => {
@@ -126,16 +100,8 @@ export const renderInline = (s: string, inside: ReadonlyArray<string> = []): str
   return out
 }
 
-const splitRow = (line: string): Array<string> =>
-  line.trim().replace(/^\|/, "").replace(/\|$/, "").split("|").map((cell) => cell.trim())
-
 /** Tables have no mrkdwn equivalent: aligned columns in a code block read well. */
-const renderTable = (rows: ReadonlyArray<string>): Array<string> => {
-  const cells = rows.filter((r) => !TABLE_SEPARATOR.test(r)).map(splitRow)
-  const columns = Math.max(...cells.map((r) => r.length))
-  const widths = Array.from({ length: columns }, (_, c) => Math.max(...cells.map((r) => (r[c] ?? "").length)))
-  return codeBlock(cells.map((r) => widths.map((w, c) => (r[c] ?? "").padEnd(w)).join(" | ").trimEnd()))
-}
+const renderTable = (rows: ReadonlyArray<string>): Array<string> => codeBlock(alignTable(rows))
 
 /** A code block; a line of three backticks inside it would end it early, so it is broken up. */
 const codeBlock = (body: ReadonlyArray<string>): Array<string> => [
@@ -145,38 +111,22 @@ const codeBlock = (body: ReadonlyArray<string>): Array<string> => [
 ]
 
 /** Markdown as mrkdwn. Code blocks come out as lines of exactly "```" around their body. */
-export const renderMrkdwn = (markdown: string): string => {
-  const lines = markdown.replace(/\r\n?/g, "\n").split("\n")
-  const out: Array<string> = []
-  let i = 0
-  while (i < lines.length) {
-    const line = lines[i]!
-    const fence = FENCE.exec(line)
-    if (fence) {
-      const marker = fence[1]!
-      const closing = new RegExp(`^\\s{0,3}${marker[0] === "`" ? "`" : "~"}{${marker.length},}\\s*$`)
-      const body: Array<string> = []
-      i++
-      while (i < lines.length && !closing.test(lines[i]!)) body.push(lines[i++]!)
-      i++ // the closing fence (or the end: an unclosed fence runs to the end of the text)
-      out.push(...codeBlock(body))
-      continue
+export const renderMrkdwn = (markdown: string): string =>
+  markdownBlocks(markdown).flatMap((block): ReadonlyArray<string> => {
+    switch (block.kind) {
+      case "code":
+        return codeBlock(block.body)
+      case "table":
+        return renderTable(block.rows)
+      case "quote": // a raw `>` at the start of a line is a quote
+        return block.lines.map((l) => `> ${renderInline(l)}`.trimEnd())
+      case "heading":
+        return [`*${renderInline(block.text, ["*"])}*`]
+      case "rule":
+        return ["──────────"]
+      case "bullet":
+        return [`${block.indent}• ${renderInline(block.text)}`]
+      case "line":
+        return [renderInline(block.text)]
     }
-    if (TABLE_ROW.test(line) && i + 1 < lines.length && TABLE_SEPARATOR.test(lines[i + 1]!)) {
-      const rows: Array<string> = []
-      while (i < lines.length && TABLE_ROW.test(lines[i]!)) rows.push(lines[i++]!)
-      out.push(...renderTable(rows))
-      continue
-    }
-    const quote = QUOTE.exec(line)
-    const heading = HEADING.exec(line)
-    const bullet = BULLET.exec(line)
-    if (quote) out.push(`> ${renderInline(quote[1]!)}`.trimEnd()) // a raw `>` at line start is a quote
-    else if (heading) out.push(`*${renderInline(heading[1]!, ["*"])}*`)
-    else if (RULE.test(line)) out.push("──────────")
-    else if (bullet) out.push(`${bullet[1]}• ${renderInline(bullet[2]!)}`)
-    else out.push(renderInline(line))
-    i++
-  }
-  return out.join("\n").trim()
-}
+  }).join("\n").trim()
