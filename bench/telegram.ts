@@ -18,13 +18,13 @@ export interface Figures {
   readonly [name: string]: number | string
 }
 
-const percentile = (sorted: ReadonlyArray<number>, p: number): number =>
+export const percentile = (sorted: ReadonlyArray<number>, p: number): number =>
   sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
 
-const round = (ms: number) => Math.round(ms * 100) / 100
+export const round = (ms: number) => Math.round(ms * 100) / 100
 
 /** Questions are not exercised here: a layer that has none open. */
-const noQuestions = Layer.succeed(Questions, Questions.of({
+export const noQuestions = Layer.succeed(Questions, Questions.of({
   ask: () => Effect.succeed({ _tag: "NoAnswer" }),
   answer: () => Effect.succeed(false),
   pendingFor: () => Effect.succeed(undefined)
