@@ -7,6 +7,7 @@ import { runChecks } from "./checks.ts"
 import { type Figures, runCore } from "./core.ts"
 import { runHeartbeat } from "./heartbeat.ts"
 import { runReal } from "./real.ts"
+import { runRedis } from "./redis.ts"
 import { runSlack } from "./slack.ts"
 import { runTelegram } from "./telegram.ts"
 
@@ -25,6 +26,7 @@ const areas: Record<string, [string, () => Promise<Figures>]> = {
   telegram: ["telegram (update → reply through the fake Bot API; render + chunk 100 KB)", runTelegram],
   checks: ["checks (1,000 http checks every 10 s for a minute: CPU per run, a person's round trip p99 vs no checks)", runChecks],
   slack: ["slack (event → reply through the fake Socket Mode server and Web API; render + chunk 100 KB)", runSlack],
+  redis: ["redis (bus round trip XADD → switchboard:outbound, built daemon, own redis-server)", runRedis],
   real: ["real (openai over SSE, OTLP export, Telegram on; 0 / 300 / 1,000 turns; echo and a bare node:http floor)", runReal]
 }
 

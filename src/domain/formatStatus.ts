@@ -6,6 +6,14 @@ const obj = (v: unknown): Record<string, unknown> =>
 const ago = (ms: number): string =>
   ms < 1000 ? `${ms} ms` : ms < 120_000 ? `${Math.round(ms / 1000)} s` : `${Math.round(ms / 60_000)} min`
 
+/** The Redis bus on one line: up or since when not, and how far behind it is. */
+const redisLine = (r: Record<string, unknown>): string => {
+  const figures = `lag ${String(r["lag"] ?? "?")}, pending ${String(r["pending"] ?? "?")}, ${num(r["deadLettered"])} dead-lettered`
+  return r["state"] === "up"
+    ? `redis     up as ${String(r["consumer"])} on ${String(r["server"])}; ${figures}`
+    : `redis     ${String(r["state"])} since ${String(r["since"])}${r["lastError"] ? ` (${String(r["lastError"])})` : ""}; ${figures}`
+}
+
 export const formatStatus = (doc: Record<string, unknown>): string => {
   const queue = obj(doc["queue"])
   const by = obj(queue["byPriority"])
@@ -33,6 +41,7 @@ export const formatStatus = (doc: Record<string, unknown>): string => {
       ? `heartbeat last tick ${String(heartbeat["lastTickAt"] ?? "never")}, ${num(heartbeat["ticks"])} ticks`
       : "heartbeat off",
     `channels  ${channels.join(", ") || "none"}`,
+    ...(doc["redis"] === undefined ? [] : [redisLine(obj(doc["redis"]))]),
     `uptime    ${ago(num(doc["uptimeSeconds"]) * 1000)}`
   ]
   return lines.join("\n")

@@ -5,12 +5,14 @@
 // lag and pending. Entries are handled one at a time, in order; each is acknowledged only after its
 // handler accepted it, or dead-lettered (acknowledged + copied to switchboard:dead) so that it never
 // blocks the entries behind it. Any Redis error ends the session; the supervisor starts the next.
+// Housekeeping between reads (lag, pending, trimming, idle consumers) is in maintenance.ts.
 import { Clock, Effect, Metric } from "effect"
 import type { Connection } from "./connection.ts"
 import { RedisError } from "./connection.ts"
 import { type DeadCode, ENTRY_TYPES, fieldsOf } from "./entries.ts"
-import { busClaimed, busDeadLetters, busEntries, busLag, busPending } from "./metrics.ts"
-import { DEAD, GROUP, type GroupPosition, INBOUND, trimPoint } from "./names.ts"
+import { forgetIdleConsumers, maintain, pairs } from "./maintenance.ts"
+import { busClaimed, busDeadLetters, busEntries } from "./metrics.ts"
+import { DEAD, GROUP, INBOUND } from "./names.ts"
 import { withScripts } from "./scripts.ts"
 import type { BusStats } from "./stats.ts"
 
@@ -50,19 +52,12 @@ export interface SessionOptions {
 const BATCH = 100
 /** Lag, pending and trimming at most this often while entries flow. */
 const MAINTAIN_EVERY_MS = 1000
-/** A consumer of our group with nothing pending and idle this long is removed (bounds the group). */
-const FORGET_CONSUMER_AFTER_MS = 24 * 60 * 60 * 1000
 
 type StreamReply = Array<[string, Array<[string, Array<string> | null]>]> | null
 
 const entriesOf = (reply: StreamReply): Array<{ id: string; fields: Array<string> | null }> =>
   (reply ?? []).flatMap(([, entries]) => entries.map(([id, fields]) => ({ id, fields })))
 
-const pairs = (flat: ReadonlyArray<unknown>): Record<string, unknown> => {
-  const out: Record<string, unknown> = {}
-  for (let i = 0; i + 1 < flat.length; i += 2) out[String(flat[i])] = flat[i + 1]
-  return out
-}
 
 /** The original fields as JSON, for the dead-letter entry (a repeated field keeps all its values). */
 const entryJson = (fields: ReadonlyArray<string>) => JSON.stringify(fieldsOf(fields))
@@ -79,6 +74,19 @@ export const readSession = (conn: Connection, options: SessionOptions): Effect.E
     }))
 
   const ack = (id: string) => conn.run("xack", (c) => c.xack(INBOUND, GROUP, id))
+
+  // An accepted entry's XACK is sent at once but not waited for one by one: the connection keeps
+  // commands in order, and the batch waits for all of its acknowledgements before it reads on.
+  // (Each promise resolves to its error, if any, so none is left unhandled when a batch is cut short.)
+  const inFlightAcks: Array<Promise<unknown>> = []
+  const ackSoon = (id: string) =>
+    Effect.sync(() => void inFlightAcks.push(conn.client.xack(INBOUND, GROUP, id).then(() => undefined, (e: unknown) => e)))
+  const settleAcks = Effect.suspend(() =>
+    inFlightAcks.length === 0 ? Effect.void : conn.run("xack", async () => {
+      const failed = (await Promise.all(inFlightAcks.splice(0))).find((e) => e !== undefined)
+      if (failed !== undefined) throw failed
+    })
+  )
 
   const deadLetter = (entry: RawEntry, type: string, code: DeadCode, reason: string) =>
     conn.run("dead-letter", () =>
@@ -143,7 +151,7 @@ export const readSession = (conn: Connection, options: SessionOptions): Effect.E
             yield* Metric.update(Metric.withAttributes(busEntries, { type: verdict.type, outcome: "left" }), 1)
             return "ok" as const
           case "Ack":
-            yield* ack(entry.id)
+            yield* ackSoon(entry.id)
             yield* Metric.update(Metric.withAttributes(busEntries, { type: verdict.type, outcome: verdict.outcome }), 1)
             return "ok" as const
         }
@@ -162,10 +170,14 @@ export const readSession = (conn: Connection, options: SessionOptions): Effect.E
     Effect.gen(function*() {
       const deliveries = counted ? yield* deliveriesOf(entries.map((e) => e.id)) : new Map<string, number>()
       for (const e of entries) {
-        if ((yield* processEntry({ ...e, deliveries: deliveries.get(e.id) ?? 1 })) === "stopped") return "stopped" as const
+        if ((yield* processEntry({ ...e, deliveries: deliveries.get(e.id) ?? 1 })) === "stopped") {
+          yield* settleAcks
+          return "stopped" as const
+        }
       }
+      yield* settleAcks
       return "ok" as const
-    })
+    }).pipe(Effect.onError(() => Effect.sync(() => void inFlightAcks.splice(0))))
 
   /** This consumer's own pending entries, oldest first, until there are none left to read. */
   const drainPending = Effect.gen(function*() {
@@ -198,40 +210,8 @@ export const readSession = (conn: Connection, options: SessionOptions): Effect.E
       }
       cursor = next
     } while (cursor !== "0-0")
-    yield* forgetIdleConsumers
+    yield* forgetIdleConsumers(conn, consumer)
     return "ok" as const
-  })
-
-  const forgetIdleConsumers = Effect.gen(function*() {
-    const rows = (yield* conn.run("xinfo consumers", (c) => c.xinfo("CONSUMERS", INBOUND, GROUP))) as Array<Array<unknown>>
-    for (const row of rows.map(pairs)) {
-      const name = String(row["name"])
-      if (name !== consumer && Number(row["pending"]) === 0 && Number(row["idle"]) > FORGET_CONSUMER_AFTER_MS) {
-        yield* conn.run("xgroup delconsumer", (c) => c.xgroup("DELCONSUMER", INBOUND, GROUP, name))
-      }
-    }
-  })
-
-  /** Lag and pending for /status; trim what every group on the stream has acknowledged. */
-  const maintain = Effect.gen(function*() {
-    const groups = ((yield* conn.run("xinfo groups", (c) => c.xinfo("GROUPS", INBOUND))) as Array<Array<unknown>>).map(pairs)
-    const positions: Array<GroupPosition> = []
-    for (const g of groups) {
-      const pendingCount = Number(g["pending"])
-      const lowest = pendingCount > 0
-        ? String(((yield* conn.run("xpending", (c) => c.xpending(INBOUND, String(g["name"])))) as Array<unknown>)[1])
-        : undefined
-      positions.push({ lastDeliveredId: String(g["last-delivered-id"]), lowestPendingId: lowest })
-      if (g["name"] === GROUP) {
-        stats.pending = pendingCount
-        stats.lag = g["lag"] === null || g["lag"] === undefined ? null : Number(g["lag"])
-      }
-    }
-    const point = trimPoint(positions)
-    if (point !== undefined) yield* conn.run("xtrim", (c) => c.xtrim(INBOUND, "MINID", point))
-    stats.deadStream = yield* conn.run("xlen", (c) => c.xlen(DEAD))
-    yield* Metric.update(busPending, stats.pending ?? 0)
-    yield* Metric.update(busLag, stats.lag ?? 0)
   })
 
   const readNew = conn.run(
@@ -255,7 +235,7 @@ export const readSession = (conn: Connection, options: SessionOptions): Effect.E
         lastClaim = now
       }
       if (now - lastMaintain >= MAINTAIN_EVERY_MS) {
-        yield* maintain
+        yield* maintain(conn, stats)
         lastMaintain = now
       }
       if ((yield* processAll(yield* readNew, false)) === "stopped") return "stopped" as const

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
-import { type Daemon, eventually, startDaemon } from "../../support/daemon.ts"
+import { type Daemon, eventually, runCli, startDaemon } from "../../support/daemon.ts"
 import { type FakeChatCompletions, startFakeChatCompletions } from "../../support/fakeChatCompletions.ts"
 import { type Bus, connectBus, redisUrl } from "../../support/redis.ts"
 
@@ -33,7 +33,8 @@ describe("the Redis bus on the built daemon", () => {
         OPENAI_BASE_URL: model.url,
         SWITCHBOARD_HEARTBEAT_COALESCE: "50 millis",
         SWITCHBOARD_CHECKS_FILE: checksFile,
-        SWITCHBOARD_REDIS_BLOCK: "500 millis"
+        SWITCHBOARD_REDIS_BLOCK: "500 millis",
+        SWITCHBOARD_REDIS_OUTBOUND_MAXLEN: "50"
       }
     })
     await eventually(async () => ((await daemon.json("/health")).body.checks.redis?.status === "pass" ? true : undefined))
@@ -140,6 +141,59 @@ describe("the Redis bus on the built daemon", () => {
     expect(model.requests.every((r) => !JSON.stringify(r.messages).includes("no dump since 26 h"))).toBe(true)
   })
 
+  it("an entry delivered again after its acknowledgement was lost (then a reconnect) is answered once", async () => {
+    const consumer = (await daemon.json("/status")).body.redis.consumer as string
+    const { claimed: claimedBefore, duplicates: duplicatesBefore } = (await daemon.json("/status")).body.redis
+    const id = await bus.publish({ type: "message", source: "redis:again", text: "once please", id: "a-1" })
+    await bus.waitOutbound((e) => e.fields["requestId"] === "redis:again~a-1")
+    // As if the XACK had never reached Redis: the entry is pending for this daemon's consumer again…
+    await bus.redis.xclaim("switchboard:inbound", "switchboard", consumer, 0, id, "FORCE")
+    const reconnectsBefore = (await daemon.json("/status")).body.redis.reconnects
+    // …and the connection drops: the next session reads its own pending entries first.
+    const clients = String(await bus.redis.client("LIST")).split("\n")
+    const reader = clients.find((c) => c.includes(`name=switchboard-in:${consumer} `))
+    expect(reader).toBeDefined()
+    await bus.redis.client("KILL", "ID", /\bid=(\d+)/.exec(reader!)![1]!)
+    await eventually(async () => {
+      const pending = Number((await bus.redis.xpending("switchboard:inbound", "switchboard"))[0])
+      const s = (await daemon.json("/status")).body
+      return pending === 0 && s.redis.reconnects > reconnectsBefore && s.redis.state === "up" ? true : undefined
+    })
+    await bus.publish({ type: "message", source: "redis:again", text: "sentinel", id: "a-2" })
+    await bus.waitOutbound((e) => e.fields["requestId"] === "redis:again~a-2")
+    expect((await bus.outbound()).filter((e) => e.fields["requestId"] === "redis:again~a-1")).toHaveLength(1)
+    // Read again by this consumer from its own pending entries, not claimed (claims wait a minute here).
+    const after = (await daemon.json("/status")).body.redis
+    expect(after.claimed).toBe(claimedBefore)
+    expect(after.duplicates).toBe(duplicatesBefore + 1)
+  })
+
+  it("no stream grows without bound: acknowledged inbound entries are trimmed, outbound is capped", async () => {
+    // Another group that has not read yet keeps its entries: only what every group acknowledged goes.
+    await bus.redis.xgroup("CREATE", "switchboard:inbound", "audit", "$")
+    try {
+      const kept: Array<string> = []
+      for (let i = 0; i < 3; i++) kept.push(await bus.publish({ type: "notify", target: "redis:audit", text: `kept ${i}`, id: `k-${i}` }))
+      await bus.waitOutbound((e) => e.fields["requestId"] === "redis:notify~k-2")
+      await bus.publish({ type: "cron.heartbeat" }) // one more round of maintenance after them
+      const ids = await eventually(async () => {
+        const rows = (await bus.redis.xrange("switchboard:inbound", "-", "+")) as Array<[string, Array<string>]>
+        return rows.length <= 5 ? rows.map(([id]) => id) : undefined
+      })
+      expect(ids).toEqual(expect.arrayContaining(kept))
+    } finally {
+      await bus.redis.xgroup("DESTROY", "switchboard:inbound", "audit")
+    }
+    const pipeline = bus.redis.pipeline()
+    for (let i = 0; i < 250; i++) pipeline.xadd("switchboard:inbound", "*", "type", "notify", "target", "redis:flood", "text", `n${i}`)
+    await pipeline.exec()
+    await bus.waitOutbound((e) => e.fields["text"] === "n249", 30_000)
+    // MAXLEN ~ 50: Redis trims whole nodes (100 entries), so a little more than 50 stays.
+    expect(await bus.redis.xlen("switchboard:outbound")).toBeLessThanOrEqual(150)
+    // Everything acknowledged is trimmed from the inbound stream (the last delivered entry may stay).
+    await eventually(async () => ((await bus.redis.xlen("switchboard:inbound")) <= 1 ? true : undefined))
+  })
+
   it("/status has a redis section and /health a passing redis check", async () => {
     // Lag and pending are refreshed about every second.
     const status = await eventually(async () => {
@@ -150,12 +204,15 @@ describe("the Redis bus on the built daemon", () => {
       state: "up",
       consumer: expect.stringMatching(/^.+:[0-9a-f]{8}$/),
       server: `127.0.0.1:6379/${DB}`,
-      lastError: null,
       lag: 0,
       pending: 0,
       outboundConnection: "ready"
     })
-    expect(status.channels.redis).toMatchObject({ state: "up", lastError: null })
+    expect(status.channels.redis).toMatchObject({ state: "up" })
     expect(JSON.stringify(status)).not.toContain("redis://")
+    expect((await daemon.json("/health")).body.checks.redis).toEqual({ status: "pass" })
+    const cli = await runCli(["status"], { SWITCHBOARD_URL: daemon.url })
+    expect(cli.code).toBe(0)
+    expect(cli.stdout).toMatch(new RegExp(`^redis {5}up as ${status.redis.consumer} on 127\\.0\\.0\\.1:6379/${DB}; lag 0, pending 0, \\d+ dead-lettered$`, "m"))
   })
 })

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest"
 import { dedupeId, fieldsOf, formatIssues, makeDecoder } from "../../../src/channels/redis/entries.ts"
 import { compareIds, consumerName, deliveryId, describeUrl, reconnectDelayMs, trimPoint } from "../../../src/channels/redis/names.ts"
 import { outboundFields } from "../../../src/channels/redis/sender.ts"
+import { formatStatus } from "../../../src/domain/formatStatus.ts"
 
 const decode = makeDecoder(100)
 
@@ -97,5 +98,16 @@ describe("bus names and policies", () => {
     expect(describeUrl("redis://user:s3cret@cache.local:6380/2")).toBe("cache.local:6380/2")
     expect(describeUrl("redis://127.0.0.1")).toBe("127.0.0.1:6379/0")
     expect(describeUrl("rediss://:pw@h:1/0")).toBe("rediss://h:1/0")
+  })
+})
+
+describe("the bus in `switchboard status`", () => {
+  const line = (redis: unknown) => formatStatus({ redis }).split("\n").find((l) => l.startsWith("redis"))
+  it("one line: up with its consumer, or down since when and why; lag, pending, dead letters", () => {
+    expect(line({ state: "up", consumer: "box:1a2b3c4d", server: "127.0.0.1:6379/0", lag: 0, pending: 2, deadLettered: 3 }))
+      .toBe("redis     up as box:1a2b3c4d on 127.0.0.1:6379/0; lag 0, pending 2, 3 dead-lettered")
+    expect(line({ state: "down", since: "2026-12-01T10:00:00.000Z", lastError: "connect ECONNREFUSED", lag: null, pending: null, deadLettered: 0 }))
+      .toBe("redis     down since 2026-12-01T10:00:00.000Z (connect ECONNREFUSED); lag ?, pending ?, 0 dead-lettered")
+    expect(formatStatus({})).not.toMatch(/^redis/m)
   })
 })
