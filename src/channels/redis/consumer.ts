@@ -58,7 +58,6 @@ type StreamReply = Array<[string, Array<[string, Array<string> | null]>]> | null
 const entriesOf = (reply: StreamReply): Array<{ id: string; fields: Array<string> | null }> =>
   (reply ?? []).flatMap(([, entries]) => entries.map(([id, fields]) => ({ id, fields })))
 
-
 /** The original fields as JSON, for the dead-letter entry (a repeated field keeps all its values). */
 const entryJson = (fields: ReadonlyArray<string>) => JSON.stringify(fieldsOf(fields))
 
@@ -109,7 +108,7 @@ export const readSession = (conn: Connection, options: SessionOptions): Effect.E
   const pauseFor = (why: string, round: number) =>
     Effect.gen(function*() {
       if (stats.paused === null) {
-        yield* Effect.logWarning(`redis bus paused: ${why}; entries wait in ${INBOUND}`)
+        yield* Effect.logWarning(`redis bus: paused, ${why}; entries wait in ${INBOUND}`)
       }
       stats.paused = why
       yield* Effect.sleep(Math.min(100 * 2 ** round, 5000))
@@ -136,7 +135,7 @@ export const readSession = (conn: Connection, options: SessionOptions): Effect.E
         }
         if (stats.paused !== null) {
           stats.paused = null
-          yield* Effect.logInfo("redis bus resumed")
+          yield* Effect.logInfo("redis bus: resumed")
         }
         switch (verdict._tag) {
           case "Stop":

@@ -113,6 +113,45 @@ describe("Redis faults", () => {
     expect(busLines(daemon, "lost Redis")).toHaveLength(1)
   }, 60_000)
 
+  it("a full queue pauses the bus (entries wait in the stream, nothing dropped) and it resumes on its own", async () => {
+    const redis = await server()
+    await redis.start()
+    let release = () => {}
+    const held = new Promise<void>((resolve) => (release = resolve))
+    const model: FakeChatCompletions = await startFakeChatCompletions()
+    cleanup.push(() => model.close())
+    model.setDefault(async (req) => {
+      await held
+      return { text: `model: ${String(req.messages.filter((m) => m.role === "user").at(-1)?.content ?? "").split("\n").at(-1)}` }
+    })
+    const daemon = await daemonOn(redis, {
+      SWITCHBOARD_MODEL_PROVIDER: "openai",
+      OPENAI_BASE_URL: model.url,
+      SWITCHBOARD_MODEL_STREAM: "false",
+      SWITCHBOARD_QUEUE_CAP: "2"
+    })
+    const bus = await busOn(redis)
+    await eventually(async () => ((await redisHealth(daemon)).status === "pass" ? true : undefined))
+    for (let i = 0; i < 6; i++) await bus.publish({ type: "message", source: "redis:full", text: `task ${i}`, id: `t-${i}` })
+    // One turn runs, two wait in the queue, the bus holds the rest back.
+    const paused = await eventually(async () => {
+      const s = (await daemon.json("/status")).body
+      return s.redis.paused !== null && s.queue.depth === 2 ? s : undefined
+    })
+    expect(paused.redis.paused).toMatch(/queue is full/)
+    const pausedLines = busLines(daemon, "paused").length
+    release()
+    for (let i = 0; i < 6; i++) {
+      const reply = await bus.waitOutbound((e) => e.fields["requestId"] === `redis:full~t-${i}`, 20_000)
+      expect(reply.fields["text"]).toBe(`model: task ${i}`)
+    }
+    expect(await bus.dead()).toEqual([])
+    expect((await daemon.json("/status")).body.redis.paused).toBeNull()
+    // Logged when it pauses and when it resumes, not on every retry while it waits.
+    expect(pausedLines).toBe(1)
+    expect(busLines(daemon, "resumed").length).toBe(busLines(daemon, "paused").length)
+  }, 60_000)
+
   it("a stalled Redis (accepts, never answers) is noticed and replaced; HTTP answers meanwhile", async () => {
     const redis = await server()
     await redis.start()
