@@ -146,6 +146,8 @@ describe("the Redis bus on the built daemon", () => {
     const { claimed: claimedBefore, duplicates: duplicatesBefore } = (await daemon.json("/status")).body.redis
     const id = await bus.publish({ type: "message", source: "redis:again", text: "once please", id: "a-1" })
     await bus.waitOutbound((e) => e.fields["requestId"] === "redis:again~a-1")
+    // Its reply can be out before its XACK is in: wait for that, so the one below is the only one.
+    await eventually(async () => (Number((await bus.redis.xpending("switchboard:inbound", "switchboard"))[0]) === 0 ? true : undefined))
     // As if the XACK had never reached Redis: the entry is pending for this daemon's consumer again…
     await bus.redis.xclaim("switchboard:inbound", "switchboard", consumer, 0, id, "FORCE")
     const reconnectsBefore = (await daemon.json("/status")).body.redis.reconnects
