@@ -20,6 +20,7 @@ import type { Intake } from "../core/Intake.ts"
 import type { Questions } from "../core/Questions.ts"
 import type { Router } from "../core/Router.ts"
 import type { Status } from "../core/Status.ts"
+import type { TurnEvents } from "../core/TurnEvents.ts"
 import type { GatewayConfig, GatewaySettings } from "../config/GatewayConfig.ts"
 import type { HeartbeatWake } from "../heartbeat/HeartbeatWake.ts"
 import type { SystemEvents } from "../heartbeat/SystemEvents.ts"
@@ -39,6 +40,7 @@ export type ChannelServices =
   | Router
   | Questions
   | Dispatcher
+  | TurnEvents
   | Status
   | Channels
   | ChannelLife

@@ -13,6 +13,7 @@ import { GatewayConfig } from "../config/GatewayConfig.ts"
 import { RequestLog } from "./RequestLog.ts"
 import { Router } from "./Router.ts"
 import { Session } from "./Session.ts"
+import { TurnEvents } from "./TurnEvents.ts"
 
 export interface ActiveTurn {
   readonly id: string
@@ -99,6 +100,7 @@ export class Dispatcher extends Context.Service<Dispatcher, {
       const session = yield* Session
       const router = yield* Router
       const requests = yield* RequestLog
+      const events = yield* TurnEvents
       const lock = yield* Semaphore.make(1)
       // Every outcome is a series from the start: an alert on increase() sees the first failure.
       for (const outcome of TURN_OUTCOMES) yield* Metric.update(Metric.withAttributes(turns, { outcome }), 0)
@@ -158,6 +160,8 @@ export class Dispatcher extends Context.Service<Dispatcher, {
           yield* requests.running(request.id)
           const fiber = yield* Effect.forkChild(runTurn(request))
           state.active = { id: request.id, source: request.source, priority: request.priority, startedAt, fiber }
+          const turn = { requestId: request.id, source: request.source, priority: request.priority }
+          yield* events.publish({ _tag: "TurnStarted", ...turn, at: startedAt })
           const exit = yield* Fiber.await(fiber)
           state.active = undefined
           if (Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)) {
@@ -170,6 +174,13 @@ export class Dispatcher extends Context.Service<Dispatcher, {
             ? { _tag: state.stopping ? "ShutDown" : "Aborted" }
             : { _tag: "Failed", reason: "crashed", userMessage: "Something went wrong while handling this (the daemon log has the details)." }
           const finishedAt = yield* Clock.currentTimeMillis
+          yield* events.publish({
+            _tag: "TurnFinished",
+            ...turn,
+            outcome: outcome._tag,
+            at: finishedAt,
+            durationMs: finishedAt - startedAt
+          })
           counters.turns++
           if (outcome._tag === "Failed") counters.failed++
           if (outcome._tag === "Aborted") counters.aborted++

@@ -13,9 +13,10 @@ import { Router } from "../core/Router.ts"
 import type { Session } from "../core/Session.ts"
 import { builtinChannels, startChannels } from "./channels.ts"
 import { Status } from "../core/Status.ts"
+import { TurnEvents } from "../core/TurnEvents.ts"
 
 /** Services with no dependencies on the session. */
-export const Foundation = Layer.mergeAll(Router.layer, RequestLog.layer, Channels.layer).pipe(
+export const Foundation = Layer.mergeAll(Router.layer, RequestLog.layer, Channels.layer, TurnEvents.layer).pipe(
   Layer.provideMerge(CommandQueue.memory)
 )
 

@@ -5,7 +5,6 @@
 import { Context, Effect, FiberSet, Layer, Metric, Queue, Schedule } from "effect"
 import { GatewayConfig } from "../../config/GatewayConfig.ts"
 import { ChannelLife } from "../../core/Channels.ts"
-import { Dispatcher } from "../../core/Dispatcher.ts"
 import { Intake } from "../../core/Intake.ts"
 import { Questions } from "../../core/Questions.ts"
 import { Router } from "../../core/Router.ts"
@@ -18,7 +17,8 @@ import { makePlaces } from "./places.ts"
 import { makeSender } from "./sender.ts"
 import { BOUNDS, makeState } from "./state.ts"
 import type { DiscordStats } from "./stats.ts"
-import { typingLoop } from "./typing.ts"
+import { parseTarget, postChannel } from "./target.ts"
+import { typingDuringTurns } from "../typing.ts"
 
 /** First connection attempts (GET /gateway/bot failing): exponential from 1 s, at most a minute apart. */
 const connectRetry = Schedule.min([Schedule.exponential("1 second"), Schedule.spaced("1 minute")])
@@ -52,7 +52,6 @@ export class DiscordChannel extends Context.Service<DiscordChannel, {
       const api = yield* DiscordApi
       const intake = yield* Intake
       const router = yield* Router
-      const dispatcher = yield* Dispatcher
       const status = yield* Status
       const questions = yield* Questions
       const life = yield* ChannelLife
@@ -118,7 +117,17 @@ export class DiscordChannel extends Context.Service<DiscordChannel, {
       )
       yield* Effect.addFinalizer(() => Effect.sync(() => (stats.state = "stopped")))
       yield* connect.pipe(Effect.forkScoped)
-      yield* typingLoop({ api, active: dispatcher.active, renew: config.typingEvery }).pipe(Effect.forkScoped)
+      yield* typingDuringTurns({
+        channel: "discord",
+        renew: config.typingEvery,
+        send: (source) => {
+          const address = parseTarget(source)
+          return address === undefined ? Effect.void : api.typing(postChannel(address)).pipe(
+            Effect.timeout("4 seconds"),
+            Effect.catch((e) => Effect.logDebug(`discord typing indicator not sent: ${e.message}`))
+          )
+        }
+      })
       yield* Effect.logInfo("discord channel started").pipe(
         Effect.annotateLogs({ allowedChannels: state.lists.channels.size, allowedUsers: state.lists.users.size })
       )

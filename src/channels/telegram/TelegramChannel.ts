@@ -5,7 +5,6 @@
 // route and unregisters the sender.
 import { Context, Duration, Effect, FiberSet, Layer, Metric, Option, Redacted, Schedule } from "effect"
 import { ChannelLife } from "../../core/Channels.ts"
-import { Dispatcher } from "../../core/Dispatcher.ts"
 import { ConfigInvalid, GatewayConfig } from "../../config/GatewayConfig.ts"
 import { Intake } from "../../core/Intake.ts"
 import { Questions } from "../../core/Questions.ts"
@@ -18,7 +17,8 @@ import { telegramFailingInARow, telegramPollFailures } from "./metrics.ts"
 import { makeSender } from "./sender.ts"
 import { emptyStats, type TelegramStats } from "./stats.ts"
 import { TelegramApi } from "./TelegramApi.ts"
-import { typingLoop } from "./typing.ts"
+import { typingDuringTurns } from "../typing.ts"
+import { addressFields, parseTarget } from "./target.ts"
 import { serveWebhook, webhookPath } from "./webhook.ts"
 
 export const ALLOWED_UPDATES = ["message", "callback_query"] as const
@@ -48,7 +48,6 @@ export class TelegramChannel extends Context.Service<TelegramChannel, {
       const api = yield* TelegramApi
       const intake = yield* Intake
       const router = yield* Router
-      const dispatcher = yield* Dispatcher
       const status = yield* Status
       const questions = yield* Questions
       const life = yield* ChannelLife
@@ -154,7 +153,17 @@ export class TelegramChannel extends Context.Service<TelegramChannel, {
         polling.confirm.pipe(Effect.andThen(Effect.sync(() => (stats.state = "stopped"))))
       )
       yield* startup.pipe(Effect.andThen(receive), Effect.forkScoped)
-      yield* typingLoop({ api, active: dispatcher.active, renew: config.typingEvery }).pipe(Effect.forkScoped)
+      yield* typingDuringTurns({
+        channel: "telegram",
+        renew: config.typingEvery,
+        send: (source) => {
+          const address = parseTarget(source)
+          return address === undefined ? Effect.void : api.call("sendChatAction", { ...addressFields(address), action: "typing" }, "4 seconds").pipe(
+            Effect.catch((e) => Effect.logDebug(`typing indicator not sent: ${e.message}`)),
+            Effect.asVoid
+          )
+        }
+      })
       yield* Effect.logInfo("telegram channel started").pipe(
         Effect.annotateLogs({ mode: stats.mode, allowedChats: config.allowedChatIds.length })
       )

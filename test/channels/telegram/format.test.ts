@@ -1,5 +1,5 @@
 // Pure parts of the Telegram channel: Markdown → Telegram HTML, chunking, callback data, pacing,
-// typing policy, targets.
+// targets.
 import { assert, describe, it } from "@effect/vitest"
 import { CALLBACK_DATA_LIMIT, decodeAnswer, encodeAnswer } from "../../../src/channels/telegram/callbackData.ts"
 import { chunkHtml, htmlToPlain } from "../../../src/channels/telegram/chunk.ts"
@@ -7,7 +7,6 @@ import { chatIntervalMs, reserve, type PaceState } from "../../../src/channels/t
 import { makeQuestionButtons } from "../../../src/channels/telegram/questionButtons.ts"
 import { renderMarkdown } from "../../../src/channels/telegram/render.ts"
 import { parseTarget, sourceOf } from "../../../src/channels/telegram/target.ts"
-import { decideTyping } from "../../../src/channels/telegram/typingPolicy.ts"
 import { scrubToken } from "../../../src/channels/telegram/TelegramApi.ts"
 
 const ALLOWED_TAGS = new Set(["b", "i", "s", "u", "code", "pre", "a", "blockquote", "tg-spoiler"])
@@ -197,38 +196,5 @@ describe("pacing", () => {
     assert.deepStrictEqual(waits, [0, 0, 0, 1000, 2000, 3000])
     // After a quiet period the burst is available again.
     assert.strictEqual(reserve(state, 20_000, 1000, 3).waitMs, 0)
-  })
-})
-
-describe("typing policy", () => {
-  const turn = { id: "telegram:1", source: "telegram:111" }
-  it("sends at the start of a Telegram turn, renews, and stops when the turn ends", () => {
-    const first = decideTyping(undefined, turn, 0, 4500)
-    assert.strictEqual(first.send, "telegram:111")
-    assert.isUndefined(decideTyping(first.state, turn, 4000, 4500).send)
-    assert.strictEqual(decideTyping(first.state, turn, 4500, 4500).send, "telegram:111")
-    assert.isUndefined(decideTyping(first.state, undefined, 9000, 4500).send)
-    assert.isUndefined(decideTyping(undefined, { id: "x", source: "http:alice" }, 0, 4500).send)
-    assert.strictEqual(decideTyping(first.state, { id: "telegram:2", source: "telegram:222" }, 100, 4500).send, "telegram:222")
-  })
-})
-
-describe("targets", () => {
-  it("round-trips chats and forum topics", () => {
-    assert.deepStrictEqual(parseTarget("telegram:-1001234"), { chatId: -1001234 })
-    assert.deepStrictEqual(parseTarget("telegram:-1001234:topic:7"), { chatId: -1001234, threadId: 7 })
-    assert.strictEqual(sourceOf({ chatId: -100, threadId: 7 }), "telegram:-100:topic:7")
-    assert.isUndefined(parseTarget("telegram:alice"))
-    assert.isUndefined(parseTarget("http:1"))
-  })
-})
-
-describe("token scrubbing", () => {
-  it("removes the bot token from error text that quotes the request URL", () => {
-    const text = "request to https://api.telegram.org/bot123:secretTOKEN/getUpdates failed, reason: ENOTFOUND"
-    assert.strictEqual(
-      scrubToken(text, "123:secretTOKEN"),
-      "request to https://api.telegram.org/bot<token>/getUpdates failed, reason: ENOTFOUND"
-    )
   })
 })
