@@ -20,6 +20,29 @@ export interface TriageItem {
   readonly at: number
 }
 
+/**
+ * A system event that carries a `severity` (from the HTTP API or the bus): triaged like a check's
+ * change of state instead of waiting for the next heartbeat; its text came from outside.
+ */
+export const systemEventItem = (event: {
+  readonly sessionKey: string
+  readonly text: string
+  readonly contextKey?: string | undefined
+  readonly severity: Severity
+  readonly via: string
+  readonly at: number
+}): TriageItem => ({
+  kind: "event",
+  name: event.contextKey ?? "system-event",
+  source: event.via,
+  severity: event.severity,
+  event: "event",
+  target: event.sessionKey,
+  text: `event from ${event.via}${event.contextKey !== undefined ? ` (${event.contextKey})` : ""}`,
+  untrusted: event.text,
+  at: event.at
+})
+
 /** After the file's rules: critical and warning interrupt (through the agent), info waits for the digest. */
 export const DEFAULT_RULES: ReadonlyArray<Rule> = [
   { severity: ["critical", "warning"], action: "immediate" },

@@ -174,6 +174,24 @@ describe("checks on the built daemon", () => {
     await heard("db is failing: backup failed")
   }, 60_000)
 
+  it("a system event with a severity is triaged: a critical one interrupts, an info one waits for the digest", async () => {
+    const ops = async () => ((await daemon.json("/v1/inbox/http:ops")).body.messages as Array<{ kind: string; text: string }>)
+    const critical = await daemon.post("/v1/system-events", { sessionKey: "http:ops", text: "disk 97% on db-1", contextKey: "disk", severity: "critical" })
+    expect(critical.status).toBe(202)
+    expect(critical.body).toEqual({ sessionKey: "http:ops", triaged: "immediate" })
+    const alert = await eventually(async () => (await ops()).find((m) => m.text.includes("disk 97% on db-1")), 15_000)
+    expect(alert.text).toContain("from http:system-events")
+    expect(alert.text).toContain("UNTRUSTED")
+
+    const info = await daemon.post("/v1/system-events", { sessionKey: "http:ops", text: "nightly vacuum done", severity: "info" })
+    expect(info.body).toEqual({ sessionKey: "http:ops", triaged: "digest" })
+    const sent = await runCli(["digest", "--now"], { SWITCHBOARD_URL: daemon.url, SWITCHBOARD_API_TOKEN: TOKEN })
+    expect(sent.stdout).toMatch(/^http:ops: 1 item\(s\) in 1 message\(s\), delivered$/m)
+    const digest = (await ops()).find((m) => m.text.startsWith("Digest:"))!
+    expect(digest.text).toContain("nightly vacuum done")
+    expect((await ops()).filter((m) => m.text.includes("nightly vacuum done"))).toHaveLength(1)
+  }, 60_000)
+
   it("a bad checks file at start stops the daemon with one line naming it", async () => {
     const broken = join(dir, "broken.json")
     writeFileSync(broken, JSON.stringify({ checks: [{ name: "x", kind: "tcp", host: "h", port: 1 }] }))

@@ -12,8 +12,9 @@ import { Probes } from "../../src/checks/Probes.ts"
 import type { ProbeSpec } from "../../src/checks/checkFile.ts"
 import { GatewayConfig } from "../../src/config/GatewayConfig.ts"
 import { freePort } from "../support/daemon.ts"
+import { redisUrl } from "../support/redis.ts"
 
-const REDIS_URL = "redis://127.0.0.1:6379/7"
+const REDIS_URL = redisUrl(7)
 const API_TOKEN = "api-token-of-the-daemon"
 const layer = Probes.live.pipe(
   Layer.provide(GatewayConfig.test((s) => ({

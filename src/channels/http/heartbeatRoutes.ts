@@ -1,6 +1,6 @@
 // Heartbeat routes: POST /v1/system-events (enqueue an event for a session key and wake for it) and
 // POST /v1/admin/reload (re-read the heartbeat settings and replace the runner in place).
-import { Effect, Layer, Schema } from "effect"
+import { Clock, Effect, Layer, Schema } from "effect"
 import { Source } from "../../domain/model.ts"
 import { channelOf } from "../../domain/source.ts"
 import { describeSettings } from "../../heartbeat/settings.ts"
@@ -8,6 +8,9 @@ import { HeartbeatRunner } from "../../heartbeat/HeartbeatRunner.ts"
 import { HeartbeatWake } from "../../heartbeat/HeartbeatWake.ts"
 import { Router } from "../../core/Router.ts"
 import { Checks } from "../../checks/Checks.ts"
+import { Severity } from "../../checks/checkFile.ts"
+import { Triage } from "../../checks/Triage.ts"
+import { systemEventItem } from "../../checks/triageRules.ts"
 import { SystemEvents } from "../../heartbeat/SystemEvents.ts"
 import { ApiError, jsonBody, route } from "./api.ts"
 
@@ -23,7 +26,9 @@ const SystemEventBody = Schema.Struct({
   reason: Schema.optional(Schema.String.check(Schema.isPattern(/^[a-z][a-z0-9-]{0,31}$/, {
     expected: "a reason such as exec-event, manual or hook"
   }))),
-  wake: Schema.optional(Schema.Boolean)
+  wake: Schema.optional(Schema.Boolean),
+  // With a severity the event is triaged (immediate / notify / digest / suppress) like a check.
+  severity: Schema.optional(Severity)
 })
 
 const PostSystemEvent = route("POST", "/v1/system-events", Effect.gen(function*() {
@@ -40,6 +45,11 @@ const PostSystemEvent = route("POST", "/v1/system-events", Effect.gen(function*(
       code: "unknown_channel",
       message: `no running channel delivers to ${body.sessionKey} (running: ${channels.join(", ")})`
     })
+  }
+  const triage = yield* Effect.serviceOption(Triage)
+  if (body.severity !== undefined && triage._tag === "Some") {
+    const item = systemEventItem({ ...body, severity: body.severity, via: "http:system-events", at: yield* Clock.currentTimeMillis })
+    return { status: 202, body: { sessionKey: body.sessionKey, triaged: yield* triage.value.submit(item) } }
   }
   const events = yield* SystemEvents
   // Text from an API client is data from outside: the model sees it labelled untrusted.

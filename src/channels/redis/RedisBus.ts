@@ -7,6 +7,7 @@
 import { hostname } from "node:os"
 import { Clock, Context, Duration, Effect, Layer, Option, Redacted } from "effect"
 import { Checks } from "../../checks/Checks.ts"
+import { Triage } from "../../checks/Triage.ts"
 import { ChannelLife } from "../../core/Channels.ts"
 import { CommandQueue } from "../../core/CommandQueue.ts"
 import { ConfigInvalid, GatewayConfig } from "../../config/GatewayConfig.ts"
@@ -55,6 +56,7 @@ export class RedisBus extends Context.Service<RedisBus, {
         events: yield* SystemEvents,
         wake: yield* HeartbeatWake,
         checks: yield* Effect.serviceOption(Checks),
+        triage: yield* Effect.serviceOption(Triage),
         stats,
         maxText: config.http.maxBodyBytes
       })

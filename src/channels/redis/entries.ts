@@ -59,6 +59,7 @@ export const entrySchemas = (maxText: number) => ({
     reason: Schema.optional(Schema.String.check(Schema.isPattern(/^[a-z][a-z0-9-]{0,31}$/, {
       expected: "a reason such as exec-event, manual or hook"
     }))),
+    severity: Schema.optional(Severity),
     ...common
   }),
   notify: Schema.Struct({ type: Schema.Literal("notify"), target: Target, text: text(maxText), ...common }),

@@ -3,8 +3,10 @@
 // it (committed), a system event once it is enqueued, a notify once the Router delivered it or
 // holds it in its outbox, a check result once its check's state machine took it. Each entry's dedupe id
 // (the publisher's `id`, else the stream id) makes a retried publish and a redelivery count once.
-import { Effect, Option, Tracer } from "effect"
+import { Clock, Effect, Option, Tracer } from "effect"
 import type { Checks } from "../../checks/Checks.ts"
+import type { Triage } from "../../checks/Triage.ts"
+import { systemEventItem } from "../../checks/triageRules.ts"
 import type { CommandQueue } from "../../core/CommandQueue.ts"
 import type { Intake } from "../../core/Intake.ts"
 import type { Router } from "../../core/Router.ts"
@@ -23,6 +25,7 @@ export interface HandlerDeps {
   readonly events: SystemEvents["Service"]
   readonly wake: HeartbeatWake["Service"]
   readonly checks: Option.Option<Checks["Service"]>
+  readonly triage: Option.Option<Triage["Service"]>
   readonly stats: BusStats
   readonly maxText: number
 }
@@ -77,6 +80,11 @@ export const makeHandler = (deps: HandlerDeps) => {
       // An event for a chat nobody can reach would be relayed into the void (and consumed).
       const unreachable = yield* reachable(entry.sessionKey)
       if (unreachable !== undefined) return dead("system-event", "unknown_target", unreachable)
+      if (entry.severity !== undefined && Option.isSome(deps.triage)) {
+        const at = yield* Clock.currentTimeMillis
+        yield* deps.triage.value.submit(systemEventItem({ ...entry, severity: entry.severity, via: "redis:inbound", at }))
+        return accepted("system-event")
+      }
       const full = yield* events.enqueue(entry.sessionKey, entry.text, { contextKey: entry.contextKey, trusted: false }).pipe(
         Effect.as(undefined),
         Effect.catchTag("SystemEventsFull", (e) => Effect.succeed(e.message))

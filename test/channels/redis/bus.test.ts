@@ -7,7 +7,7 @@ import { join } from "node:path"
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
 import { type Daemon, eventually, runCli, startDaemon } from "../../support/daemon.ts"
 import { type FakeChatCompletions, startFakeChatCompletions } from "../../support/fakeChatCompletions.ts"
-import { type Bus, connectBus, redisUrl } from "../../support/redis.ts"
+import { type Bus, connectBus, REDIS_PORT, redisUrl } from "../../support/redis.ts"
 
 const DB = 1
 
@@ -108,6 +108,18 @@ describe("the Redis bus on the built daemon", () => {
     expect(model.requests.length).toBe(before)
   })
 
+  it("a system-event with a severity is triaged (an info one waits for the digest): no relay, no model call", async () => {
+    const before = model.requests.length
+    await bus.publish({ type: "system-event", sessionKey: "http:ops", text: "replica lag back to 0", severity: "info", id: "sev-1" })
+    await eventually(async () => ((await daemon.json("/status")).body.redis.pending === 0 ? true : undefined))
+    const sent = await runCli(["digest", "--now"], { SWITCHBOARD_URL: daemon.url })
+    expect(sent.stdout).toMatch(/^http:ops: 1 item\(s\) in 1 message\(s\), delivered$/m)
+    const digest = (await daemon.json("/v1/inbox/http:ops")).body.messages.find((m: any) => m.text.startsWith("Digest:"))
+    expect(digest.text).toContain("replica lag back to 0")
+    expect(model.requests.length).toBe(before)
+    expect(await bus.dead()).toEqual([])
+  })
+
   it("cron.heartbeat is acknowledged and dropped: no turn, no model call, counted", async () => {
     const before = model.requests.length
     const turnsBefore = (await daemon.json("/status")).body.counters.turns
@@ -205,7 +217,7 @@ describe("the Redis bus on the built daemon", () => {
     expect(status.redis).toMatchObject({
       state: "up",
       consumer: expect.stringMatching(/^.+:[0-9a-f]{8}$/),
-      server: `127.0.0.1:6379/${DB}`,
+      server: `127.0.0.1:${REDIS_PORT}/${DB}`,
       lag: 0,
       pending: 0,
       outboundConnection: "ready"
@@ -215,6 +227,6 @@ describe("the Redis bus on the built daemon", () => {
     expect((await daemon.json("/health")).body.checks.redis).toEqual({ status: "pass" })
     const cli = await runCli(["status"], { SWITCHBOARD_URL: daemon.url })
     expect(cli.code).toBe(0)
-    expect(cli.stdout).toMatch(new RegExp(`^redis {5}up as ${status.redis.consumer} on 127\\.0\\.0\\.1:6379/${DB}; lag 0, pending 0, \\d+ dead-lettered$`, "m"))
+    expect(cli.stdout).toMatch(new RegExp(`^redis {5}up as ${status.redis.consumer} on 127\\.0\\.0\\.1:${REDIS_PORT}/${DB}; lag 0, pending 0, \\d+ dead-lettered$`, "m"))
   })
 })
