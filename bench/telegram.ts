@@ -27,6 +27,7 @@ export const round = (ms: number) => Math.round(ms * 100) / 100
 export const noQuestions = Layer.succeed(Questions, Questions.of({
   ask: () => Effect.succeed({ _tag: "NoAnswer" }),
   answer: () => Effect.succeed(false),
+  sourceOf: () => Effect.succeed(undefined),
   pendingFor: () => Effect.succeed(undefined)
 }))
 

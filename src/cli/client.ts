@@ -1,5 +1,7 @@
-// The CLI's view of the daemon: its HTTP API at SWITCHBOARD_URL with SWITCHBOARD_API_TOKEN.
+// The CLI's view of the daemon: its HTTP API at SWITCHBOARD_URL with SWITCHBOARD_API_TOKEN (or the
+// token file: see token.ts).
 import { Context, Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
+import { cliToken } from "./token.ts"
 import { FetchHttpClient, HttpClient, HttpClientRequest, type HttpClientResponse } from "effect/http"
 
 export class GatewayUnreachable extends Schema.TaggedError<GatewayUnreachable>()("GatewayUnreachable", {
@@ -53,7 +55,7 @@ export class GatewayClient extends Context.Service<GatewayClient, {
         const http = yield* HttpClient.HttpClient
         const base = url.replace(/\/+$/, "")
         const authorize = (request: HttpClientRequest.HttpClientRequest) =>
-          Option.match(token, {
+          Option.match(cliToken(token), {
             onNone: () => request,
             onSome: (t) => HttpClientRequest.bearerToken(request, Redacted.value(t))
           })

@@ -22,6 +22,10 @@ export const ConfigSchema = Config.all({
       "SWITCHBOARD_HTTP_PORT"
     ).pipe(Config.withDefault(7420)),
     apiToken: optionalSecret("SWITCHBOARD_API_TOKEN"),
+    /** Per-client tokens: JSON, token → the sources it may use and whether it is an admin. */
+    apiTokensFile: optionalString("SWITCHBOARD_API_TOKENS_FILE"),
+    /** Without SWITCHBOARD_API_TOKEN: generate an admin token into <state dir>/api-token (0600). */
+    generateToken: Config.Boolean("SWITCHBOARD_API_TOKEN_GENERATE").pipe(Config.withDefault(false)),
     maxBodyBytes: positiveInt("SWITCHBOARD_MAX_BODY_BYTES", 64 * 1024),
     maxWait: duration("SWITCHBOARD_MAX_WAIT", "60 seconds")
   }),
@@ -109,12 +113,16 @@ export class ConfigInvalid extends Schema.TaggedError<ConfigInvalid>()("ConfigIn
   }
 }
 
+/** Some token guards the API: the admin token, a generated one, or per-client tokens. */
+export const hasApiTokens = (s: GatewaySettings) =>
+  Option.isSome(s.http.apiToken) || Option.isSome(s.http.apiTokensFile) || s.http.generateToken
+
 export const validate = (s: GatewaySettings): Effect.Effect<GatewaySettings, ConfigInvalid> =>
-  !isLoopback(s.http.host) && Option.isNone(s.http.apiToken)
+  !isLoopback(s.http.host) && !hasApiTokens(s)
     ? Effect.fail(
       new ConfigInvalid({
         variable: "SWITCHBOARD_API_TOKEN",
-        expected: `required when SWITCHBOARD_HTTP_HOST (${s.http.host}) is not a loopback address`
+        expected: `required (or SWITCHBOARD_API_TOKENS_FILE, or SWITCHBOARD_API_TOKEN_GENERATE=true) when SWITCHBOARD_HTTP_HOST (${s.http.host}) is not a loopback address`
       })
     )
     : Effect.succeed(s)

@@ -30,3 +30,6 @@ export const httpUrl = (name: string, fallback: string) =>
     Schema.String.check(Schema.isPattern(/^https?:\/\/\S+$/, { expected: "an http(s) URL" })),
     name
   ).pipe(Config.withDefault(fallback), Config.map((s) => s.replace(/\/+$/, "")))
+
+/** The generated API token's file in the state dir (SWITCHBOARD_API_TOKEN_GENERATE); the CLI reads it too. */
+export const GENERATED_TOKEN_FILE = "api-token"

@@ -33,6 +33,8 @@ export class Questions extends Context.Service<Questions, {
   readonly ask: (source: string, question: string, options: ReadonlyArray<string>) => Effect.Effect<AskOutcome, QuestionPending>
   /** Resolve by id (button press, POST /v1/answers/:id). False when unknown or already answered. */
   readonly answer: (questionId: string, answer: string) => Effect.Effect<boolean>
+  /** The source a pending question was asked in (who may answer it), or undefined. */
+  readonly sourceOf: (questionId: string) => Effect.Effect<string | undefined>
   /** The question waiting in `source`, if any: a free-text message from there answers it. */
   readonly pendingFor: (source: string) => Effect.Effect<PendingQuestion | undefined>
 }>()("switchboard/Questions") {
@@ -103,7 +105,9 @@ export class Questions extends Context.Service<Questions, {
 
       const pendingFor = (source: string) => Effect.sync(() => bySource.get(source)?.pending)
 
-      return Questions.of({ ask, answer, pendingFor })
+      const sourceOf = (questionId: string) => Effect.sync(() => byId.get(questionId)?.pending.source)
+
+      return Questions.of({ ask, answer, sourceOf, pendingFor })
     })
 
   /** Timeout from `SWITCHBOARD_ASK_TIMEOUT`. */

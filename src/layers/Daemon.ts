@@ -3,6 +3,7 @@
 // by each channel's own definition (layers/channels.ts).
 import { Effect, Layer, Option } from "effect"
 import { agentServices, openAiSession } from "../agent/composition.ts"
+import { ApiTokens } from "../channels/http/ApiTokens.ts"
 import { AgentRoutes } from "../channels/http/agentRoutes.ts"
 import { CoreRoutes } from "../channels/http/coreRoutes.ts"
 import { HeartbeatRoutes } from "../channels/http/heartbeatRoutes.ts"
@@ -59,7 +60,8 @@ const app = (env: NodeJS.ProcessEnv) => Layer.unwrap(
     }
     const session = config.model.provider === "openai" ? openAiSession : Session.echo
     const routes = Layer.mergeAll(CoreRoutes, HeartbeatRoutes, AgentRoutes, ChecksRoutes)
-    const edges = Layer.mergeAll(serveHttp(routes), HeartbeatRunner.sighup, Checks.sighup, startChannels(optionalChannels))
+    const http = ApiTokens.sighup.pipe(Layer.provideMerge(serveHttp(routes)))
+    const edges = Layer.mergeAll(http, HeartbeatRunner.sighup, Checks.sighup, startChannels(optionalChannels))
     // QueueSpill is outermost: on SIGTERM it drains the Dispatcher (the running turn finishes while
     // channels can still deliver), then keeps what is still queued and undelivered for the next start.
     const runner = HeartbeatRunner.layerWith({ loadSettings: reloadHeartbeatSettings(env) })

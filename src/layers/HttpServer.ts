@@ -9,6 +9,7 @@ import { NodeHttpServer } from "@effect/platform-node"
 import { Duration, Effect, Layer } from "effect"
 import { HttpRouter, HttpServer } from "effect/http"
 import { ConfigInvalid, GatewayConfig } from "../config/GatewayConfig.ts"
+import { ApiTokens } from "../channels/http/ApiTokens.ts"
 import { HttpLimits } from "../channels/http/HttpLimits.ts"
 
 /** How often Node checks connections against the timeouts (its default, 30 s, would add to them). */
@@ -63,7 +64,7 @@ export const serveHttp = <E, R>(routes: Layer.Layer<never, E, R>) =>
       )
       return Layer.mergeAll(HttpRouter.serve(routes, { disableLogger: true, disableListenLog: true }), listening).pipe(
         Layer.provideMerge(server),
-        Layer.provideMerge(HttpLimits.layer)
+        Layer.provideMerge(Layer.mergeAll(HttpLimits.layer, ApiTokens.layer))
       )
     })
   )

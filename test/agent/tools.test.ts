@@ -8,6 +8,7 @@ import { Duration, Effect, Fiber, Layer } from "effect"
 import { HttpRouter, HttpServer } from "effect/http"
 import { AgentRoutes } from "../../src/channels/http/agentRoutes.ts"
 import { CoreRoutes } from "../../src/channels/http/coreRoutes.ts"
+import { ApiTokens } from "../../src/channels/http/ApiTokens.ts"
 import { HttpLimits } from "../../src/channels/http/HttpLimits.ts"
 import { ExecJobs } from "../../src/agent/exec/ExecJobs.ts"
 import { Questions } from "../../src/core/Questions.ts"
@@ -19,7 +20,7 @@ import { type FakeChatCompletions, fakeChatCompletions, type RecordedRequest } f
 const served = (fake: FakeChatCompletions, dir: string, patch: Patch, recorded: Recorded) =>
   HttpRouter.serve(Layer.mergeAll(AgentRoutes, CoreRoutes), { disableLogger: true, disableListenLog: true }).pipe(
     Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
-    Layer.provideMerge(HttpLimits.layer),
+    Layer.provideMerge(Layer.mergeAll(HttpLimits.layer, ApiTokens.layer)),
     Layer.provideMerge(agentCore(agentSettings(fake.url, dir, patch), recorded))
   )
 

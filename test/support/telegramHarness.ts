@@ -44,6 +44,7 @@ export const testQuestions = Layer.effect(
           open.delete(id)
           return Deferred.succeed(entry.done, { _tag: "Answered", answer })
         }),
+      sourceOf: (id) => Effect.sync(() => open.get(id)?.pending.source),
       pendingFor: (source) => Effect.sync(() => [...open.values()].find((e) => e.pending.source === source)?.pending)
     })
   })

@@ -1,10 +1,11 @@
 // Shared pieces of the HTTP API: bearer auth, JSON bodies decoded with Schema under a size limit,
 // and one error shape `{ error: { code, message } }`. Every route is built with `route`.
-import { timingSafeEqual } from "node:crypto"
-import { ByteSize, Effect, Metric, Option, Redacted, Schema } from "effect"
+import { ByteSize, Context, Effect, Metric, Option, Schema } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { inboundRejected } from "../../domain/metrics.ts"
 import { GatewayConfig } from "../../config/GatewayConfig.ts"
+import { ApiTokens } from "./ApiTokens.ts"
+import { everyone, mayUse, type Principal } from "./tokensFile.ts"
 
 export class ApiError extends Schema.TaggedError<ApiError>()("ApiError", {
   status: Schema.Number,
@@ -18,28 +19,38 @@ export const notFound = (message: string) => new ApiError({ status: 404, code: "
 export const errorResponse = (status: number, code: string, message: string, headers?: Record<string, string>) =>
   HttpServerResponse.jsonUnsafe({ error: { code, message } }, { status, ...(headers ? { headers } : {}) })
 
-const sameSecret = (a: string, b: string) => {
-  const x = Buffer.from(a)
-  const y = Buffer.from(b)
-  return x.length === y.length && timingSafeEqual(x, y)
-}
-
-/** Fails with 401 unless the request carries the configured bearer token (if one is set). */
-export const requireAuth = Effect.gen(function*() {
-  const config = yield* GatewayConfig
-  if (Option.isNone(config.http.apiToken)) return
-  const request = yield* HttpServerRequest.HttpServerRequest
-  const header = request.headers["authorization"] ?? ""
-  const m = /^Bearer\s+(.+)$/i.exec(header)
-  if (m === null || !sameSecret(m[1]!.trim(), Redacted.value(config.http.apiToken.value))) {
-    // Counted and logged (never the header): a stream of these is a misconfigured client or a probe.
-    yield* Metric.update(Metric.withAttributes(inboundRejected, { channel: "http", code: "unauthorized" }), 1)
-    yield* Effect.logWarning("refused an HTTP request without the right bearer token").pipe(
-      Effect.annotateLogs({ method: request.method, path: request.url.split("?")[0] ?? "", remote: request.remoteAddress.pipe(Option.getOrElse(() => "")) })
-    )
-    return yield* new ApiError({ status: 401, code: "unauthorized", message: "missing or wrong bearer token" })
-  }
+/** The principal of the request being handled (set by `respond`; the one local principal outside it). */
+export const CurrentPrincipal = Context.Reference<Principal>("switchboard/http/CurrentPrincipal", {
+  defaultValue: () => everyone("local")
 })
+
+/** The caller, or 401 unless the request carries a token the daemon knows (when tokens are configured). */
+export const authenticate = Effect.gen(function*() {
+  const tokens = yield* ApiTokens
+  const request = yield* HttpServerRequest.HttpServerRequest
+  const m = /^Bearer\s+(.+)$/i.exec(request.headers["authorization"] ?? "")
+  const principal = yield* tokens.authenticate(m === null ? undefined : m[1]!.trim())
+  if (Option.isSome(principal)) return principal.value
+  // Counted and logged (never the header): a stream of these is a misconfigured client or a probe.
+  yield* Metric.update(Metric.withAttributes(inboundRejected, { channel: "http", code: "unauthorized" }), 1)
+  yield* Effect.logWarning("refused an HTTP request without the right bearer token").pipe(
+    Effect.annotateLogs({ method: request.method, path: request.url.split("?")[0] ?? "", remote: request.remoteAddress.pipe(Option.getOrElse(() => "")) })
+  )
+  return yield* new ApiError({ status: 401, code: "unauthorized", message: "missing or wrong bearer token" })
+})
+
+const forbidden = (message: string) => new ApiError({ status: 403, code: "forbidden", message })
+
+/** 403 `forbidden` unless the caller's token may use `source` (post as it, read it, stop it). */
+export const allowSource = (source: string) =>
+  Effect.gen(function*() {
+    const principal = yield* CurrentPrincipal
+    if (!mayUse(principal, source)) return yield* forbidden(`this token may not use ${source}`)
+  })
+
+/** The source a body without one speaks for: the token's first exact source, else http:default. */
+export const defaultSource = Effect.map(CurrentPrincipal, (p) =>
+  p.admin ? "http:default" : p.sources.find((s) => !s.endsWith("*")) ?? "http:default")
 
 const formatSchemaError = (e: Schema.SchemaError) => e.message.replace(/\s+/g, " ").trim()
 
@@ -101,6 +112,8 @@ const closesConnection = (error: ApiError): Record<string, string> | undefined =
 export interface RouteOptions {
   /** Routes such as /health answer without a token. */
   readonly public?: boolean
+  /** Routes about the whole daemon (jobs, reload, metrics, checks): 403 for a token limited to its sources. */
+  readonly admin?: boolean
 }
 
 export type RouteHandler<E, R> = Effect.Effect<
@@ -109,13 +122,21 @@ export type RouteHandler<E, R> = Effect.Effect<
   R
 >
 
+/** The handler behind the token check, with the caller as CurrentPrincipal. */
+const authorized = <E, R>(handler: RouteHandler<E, R>, options: RouteOptions): RouteHandler<E | ApiError, R | ApiTokens | HttpServerRequest.HttpServerRequest> =>
+  Effect.gen(function*() {
+    const principal = yield* authenticate
+    if (!principal.admin && options.admin) return yield* forbidden("this route needs an admin token")
+    return yield* Effect.provideService(handler, CurrentPrincipal, principal)
+  })
+
 /**
  * Run a handler that returns a response or a JSON value (sent with `status`, default 200), behind
  * the bearer token unless public. ApiErrors become their status and the error shape; anything
  * unexpected is a logged 500.
  */
 export const respond = <E, R>(handler: RouteHandler<E, R>, options: RouteOptions = {}) =>
-  (options.public ? handler : Effect.andThen(requireAuth, handler)).pipe(
+  (options.public ? handler : authorized(handler, options)).pipe(
     Effect.map((out) =>
       HttpServerResponse.isHttpServerResponse(out)
         ? out

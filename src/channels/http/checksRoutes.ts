@@ -18,7 +18,7 @@ const ResultBody = Schema.Struct({
 
 const GetChecks = route("GET", "/v1/checks", Effect.gen(function*() {
   return { body: { checks: yield* (yield* Checks).list } }
-}))
+}), { admin: true })
 
 const PostResult = route("POST", "/v1/checks/:name", Effect.gen(function*() {
   const { name } = yield* HttpRouter.params
@@ -27,7 +27,7 @@ const PostResult = route("POST", "/v1/checks/:name", Effect.gen(function*() {
     Effect.mapError((e) => new ApiError({ status: 404, code: "unknown_check", message: e.message }))
   )
   return { status: 202, body: { check } }
-}))
+}), { admin: true })
 
 const PostHook = route("POST", "/v1/hooks/:name", Effect.gen(function*() {
   const { name } = yield* HttpRouter.params
@@ -50,6 +50,6 @@ const PostHook = route("POST", "/v1/hooks/:name", Effect.gen(function*() {
 
 const PostDigestFlush = route("POST", "/v1/digest/flush", Effect.gen(function*() {
   return { body: { flushed: yield* (yield* Digest).flush } }
-}))
+}), { admin: true })
 
 export const ChecksRoutes = Layer.mergeAll(GetChecks, PostResult, PostHook, PostDigestFlush)

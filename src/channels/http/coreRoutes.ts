@@ -14,7 +14,7 @@ import { Inbox } from "./Inbox.ts"
 import { Intake } from "../../core/Intake.ts"
 import { RequestLog } from "../../core/RequestLog.ts"
 import { Status } from "../../core/Status.ts"
-import { ApiError, badRequest, jsonBody, notFound, numberParam, query, route } from "./api.ts"
+import { allowSource, ApiError, badRequest, defaultSource, jsonBody, notFound, numberParam, query, route } from "./api.ts"
 import { ChannelRoutesFallback } from "./ChannelRoutes.ts"
 
 /** Sources HTTP clients may speak for: their own `http:*` and `cli:*` names, never another channel's. */
@@ -66,12 +66,14 @@ const Metrics = route("GET", "/metrics", Effect.gen(function*() {
   yield* Metric.update(turnRunning, active === undefined ? 0 : (now - active.startedAt) / 1000)
   const text = yield* PrometheusMetrics.format()
   return HttpServerResponse.text(text, { contentType: "text/plain; version=0.0.4" })
-}))
+}), { admin: true })
 
 const PostMessage = route("POST", "/v1/messages", Effect.gen(function*() {
   const body = yield* jsonBody(MessageBody).pipe(Effect.catchTag("ApiError", rejected))
   const intake = yield* Intake
-  const source = body.source ?? "http:default"
+  const source = body.source ?? (yield* defaultSource)
+  // A token limited to its sources cannot post as, or /stop, another client.
+  yield* allowSource(source)
   const result = yield* intake.submit({
     id: body.id === undefined ? randomUUID() : scopedRequestId(source, body.id),
     source,
@@ -96,7 +98,13 @@ const PostMessage = route("POST", "/v1/messages", Effect.gen(function*() {
 const GetMessage = route("GET", "/v1/messages/:id", Effect.gen(function*() {
   const { id } = yield* HttpRouter.params
   const waitMs = yield* waitMillis
-  const record = yield* longPoll(waitMs, (yield* RequestLog).await(id ?? "", waitMs))
+  const log = yield* RequestLog
+  const known = yield* log.get(id ?? "")
+  // Only HTTP and CLI requests are served here: other channels' ids (telegram:<update_id>) are
+  // sequential, and their replies are that chat's, not an API client's.
+  if (known === undefined || !/^(http|cli):/.test(known.source)) return yield* notFound(`no message with id "${id}"`)
+  yield* allowSource(known.source)
+  const record = yield* longPoll(waitMs, log.await(known.id, waitMs))
   if (record === undefined) return yield* notFound(`no message with id "${id}"`)
   return {
     body: {
@@ -115,6 +123,7 @@ const GetInbox = route("GET", "/v1/inbox/:source", Effect.gen(function*() {
   if (decoded._tag === "None") {
     return yield* badRequest("invalid_source", "the inbox source must be http:<name> or cli:<name>")
   }
+  yield* allowSource(decoded.value)
   const params = yield* query
   const after = yield* numberParam(params, "after", 0)
   const waitMs = yield* waitMillis

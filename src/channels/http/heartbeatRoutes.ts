@@ -12,7 +12,8 @@ import { Severity } from "../../checks/checkFile.ts"
 import { Triage } from "../../checks/Triage.ts"
 import { systemEventItem } from "../../checks/triageRules.ts"
 import { SystemEvents } from "../../heartbeat/SystemEvents.ts"
-import { ApiError, jsonBody, route } from "./api.ts"
+import { ApiTokens } from "./ApiTokens.ts"
+import { allowSource, ApiError, jsonBody, route } from "./api.ts"
 
 const SystemEventBody = Schema.Struct({
   sessionKey: Source,
@@ -36,6 +37,7 @@ const PostSystemEvent = route("POST", "/v1/system-events", Effect.gen(function*(
   if (body.text.trim().length === 0) {
     return yield* new ApiError({ status: 400, code: "invalid_body", message: "text must not be blank" })
   }
+  yield* allowSource(body.sessionKey)
   // An event for a chat no channel can reach would be relayed into the void (and consumed).
   const channels = (yield* (yield* Router).stats).channels
   const channel = channelOf(body.sessionKey) ?? ""
@@ -84,7 +86,19 @@ const PostReload = route("POST", "/v1/admin/reload", Effect.gen(function*() {
       Effect.mapError((e) => new ApiError({ status: 400, code: "invalid_checks", message: `${e.message}; the running checks stay` }))
     )
     : undefined
-  return { body: { reloaded: true, generation: stats.generation, heartbeat: describeSettings(settings), ...(summary ? { checks: summary } : {}) } }
-}))
+  // And the API tokens file: a bad one keeps the tokens in force.
+  const tokens = yield* (yield* ApiTokens).reload.pipe(
+    Effect.mapError((e) => new ApiError({ status: 400, code: "invalid_tokens", message: `${e.message}; the tokens in force stay` }))
+  )
+  return {
+    body: {
+      reloaded: true,
+      generation: stats.generation,
+      heartbeat: describeSettings(settings),
+      ...(summary ? { checks: summary } : {}),
+      ...(tokens !== undefined ? { apiTokens: tokens } : {})
+    }
+  }
+}), { admin: true })
 
 export const HeartbeatRoutes = Layer.mergeAll(PostSystemEvent, PostReload)

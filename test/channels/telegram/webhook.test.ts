@@ -7,6 +7,7 @@ import { Context, Effect, Exit, Layer, Option, Redacted } from "effect"
 import { HttpRouter, HttpServer } from "effect/http"
 import { TelegramChannel } from "../../../src/channels/telegram/TelegramChannel.ts"
 import { ChannelRoutesFallback } from "../../../src/channels/http/ChannelRoutes.ts"
+import { ApiTokens } from "../../../src/channels/http/ApiTokens.ts"
 import { ConfigInvalid } from "../../../src/config/GatewayConfig.ts"
 import { Intake } from "../../../src/core/Intake.ts"
 import { fakeBotApi, textUpdate } from "../../support/fakeBotApi.ts"
@@ -28,6 +29,7 @@ describe("Telegram webhook", () => {
       }))
       const server = HttpRouter.serve(ChannelRoutesFallback, { disableLogger: true, disableListenLog: true }).pipe(
         Layer.provideMerge(telegramOver(fakeApiLayer(fake))),
+        Layer.provideMerge(ApiTokens.layer),
         Layer.provideMerge(testCore(settings)),
         Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))
       )
@@ -115,6 +117,7 @@ describe("Telegram webhook retries", () => {
           telegramOver(fakeApiLayer(fake)).pipe(
         Layer.provide(slowIntake))
         ),
+        Layer.provideMerge(ApiTokens.layer),
         Layer.provideMerge(Layer.succeedContext(coreCtx)),
         Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))
       )
