@@ -122,7 +122,7 @@ export const validate = (s: GatewaySettings): Effect.Effect<GatewaySettings, Con
     ? Effect.fail(
       new ConfigInvalid({
         variable: "SWITCHBOARD_API_TOKEN",
-        expected: `required (or SWITCHBOARD_API_TOKENS_FILE, or SWITCHBOARD_API_TOKEN_GENERATE=true) when SWITCHBOARD_HTTP_HOST (${s.http.host}) is not a loopback address`
+        expected: `required when SWITCHBOARD_HTTP_HOST (${s.http.host}) is not a loopback address (or SWITCHBOARD_API_TOKENS_FILE, or SWITCHBOARD_API_TOKEN_GENERATE=true)`
       })
     )
     : Effect.succeed(s)

@@ -99,12 +99,14 @@ const GetMessage = route("GET", "/v1/messages/:id", Effect.gen(function*() {
   const { id } = yield* HttpRouter.params
   const waitMs = yield* waitMillis
   const log = yield* RequestLog
-  const known = yield* log.get(id ?? "")
-  // Only HTTP and CLI requests are served here: other channels' ids (telegram:<update_id>) are
-  // sequential, and their replies are that chat's, not an API client's.
-  if (known === undefined || !/^(http|cli):/.test(known.source)) return yield* notFound(`no message with id "${id}"`)
-  yield* allowSource(known.source)
-  const record = yield* longPoll(waitMs, log.await(known.id, waitMs))
+  const record = yield* longPoll(waitMs, Effect.gen(function*() {
+    const known = yield* log.get(id ?? "")
+    // Only HTTP and CLI requests are served here: other channels' ids (telegram:<update_id>) are
+    // sequential, and their replies are that chat's, not an API client's.
+    if (known === undefined || !/^(http|cli):/.test(known.source)) return yield* notFound(`no message with id "${id}"`)
+    yield* allowSource(known.source)
+    return yield* log.await(known.id, waitMs)
+  }))
   if (record === undefined) return yield* notFound(`no message with id "${id}"`)
   return {
     body: {
