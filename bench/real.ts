@@ -6,7 +6,7 @@
 // rounds interleave, so a busy machine slows all of them alike; figures are medians over rounds and
 // ratios are taken within a round. Writes bench/results/real.json (every sample).
 import { execFileSync } from "node:child_process"
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Exit, Schema, Scope } from "effect"
@@ -26,6 +26,8 @@ const IDLE_MS = 5000
 /** The fake model's answer to every turn (streamed in 8-character chunks). */
 const REPLY = "Noted. I will keep that in mind for later."
 const CHAT_ID = 111
+/** The burst long-polls 300 answers at once: above the default cap of 256 waiters. */
+const LIMITS = { SWITCHBOARD_HTTP_MAX_WAITERS: "1024", SWITCHBOARD_HTTP_MAX_CONNECTIONS: "2048" }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const median = (xs: ReadonlyArray<number>) => percentile([...xs].sort((a, b) => a - b), 50)
@@ -133,8 +135,11 @@ const measure = async (options: StartOptions, otlp?: Awaited<ReturnType<typeof s
 /** Cold start through `npm start` (npm, the prestart build check, then node dist/main.js). */
 const npmColdStart = async (env: Record<string, string>) => {
   const { daemon, coldMs } = await startTimed({ env, command: { file: "npm", args: ["start"] } })
-  // npm passes SIGTERM on to the daemon; the daemon's own pid is in daemon.json.
-  const info = JSON.parse(readFileSync(join(daemon.stateDir, "daemon.json"), "utf8")) as { pid: number }
+  // npm passes SIGTERM on to the daemon; the daemon's own pid is in daemon.json (written just
+  // after it listens, so it may trail the first passing /health by a moment).
+  const file = join(daemon.stateDir, "daemon.json")
+  while (!existsSync(file)) await sleep(5)
+  const info = JSON.parse(readFileSync(file, "utf8")) as { pid: number }
   await daemon.stop()
   try {
     process.kill(info.pid, "SIGTERM")
@@ -152,6 +157,7 @@ export const runReal = async (): Promise<Figures> => {
   model.setDefault({ text: REPLY })
   const otlp = await startFakeOtlp()
   const realEnv: Record<string, string> = {
+    ...LIMITS,
     SWITCHBOARD_MODEL_PROVIDER: "openai",
     SWITCHBOARD_MODEL: "bench-model",
     OPENAI_BASE_URL: model.url,
@@ -170,7 +176,7 @@ export const runReal = async (): Promise<Figures> => {
   }
   const variants: Record<string, () => { options: StartOptions; traced: boolean }> = {
     floor: () => ({ options: { command: { file: process.execPath, args: [join(ROOT, "bench", "floor.mjs")] } }, traced: false }),
-    echo: () => ({ options: {}, traced: false }),
+    echo: () => ({ options: { env: LIMITS }, traced: false }),
     "real 0": () => ({ options: grown(0), traced: true }),
     "real 300": () => ({ options: grown(300), traced: true }),
     "real 1000": () => ({ options: grown(1000), traced: true })
