@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs"
 import { Cause, Effect, Exit, Layer, Metric, Option, Ref, Schema } from "effect"
 import { type AiError, Chat, LanguageModel, Prompt } from "effect/ai"
-import { RetryObserver } from "./model/ChatCompletions.ts"
+import { RetryObserver } from "./model/endpoint.ts"
 import { ChatModel } from "./model/ChatModel.ts"
 import { compactionSplit, SUMMARISE_INSTRUCTIONS, transcript } from "./compaction.ts"
 import { compactions } from "./metrics.ts"
@@ -198,7 +198,7 @@ export const make = Effect.gen(function*() {
 
 export class AgentSession {
   /**
-   * The Session, with its memory and tool handlers. Needs ChatModel (e.g. `ChatModel.layerFetch`),
+   * The Session, with its memory and tool handlers. Needs ChatModel (e.g. `ChatModel.layerNodeHttp`),
    * AgentTools and Router (from the core graph) and GatewayConfig.
    */
   static readonly layer = Layer.effect(Session, make).pipe(

@@ -6,8 +6,8 @@ import { ExecJobs } from "./exec/ExecJobs.ts"
 import { Questions } from "../core/Questions.ts"
 import { ChatModel } from "./model/ChatModel.ts"
 
-/** The Session on the configured model (fetch HTTP client). Pass to `core(...)`. */
-export const openAiSession = AgentSession.layer.pipe(Layer.provide(ChatModel.layerFetch))
+/** The Session on the configured model (keep-alive node:http client). Pass to `core(...)`. */
+export const openAiSession = AgentSession.layer.pipe(Layer.provide(ChatModel.layerNodeHttp))
 
 /**
  * Questions (`ask`) and ExecJobs (`exec`, approved through Questions), provided to `core(...)` from outside so AgentTools finds

@@ -1,6 +1,6 @@
 // What the person is told when the model fails. Short, clear, and never silence. Pure.
 import type { AiError } from "effect/ai"
-import { timeoutKindOf } from "./model/ChatCompletions.ts"
+import { timeoutKindOf } from "./model/errors.ts"
 
 const attemptsText = (attempts: number) => (attempts > 1 ? ` after ${attempts} attempts` : "")
 

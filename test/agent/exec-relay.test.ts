@@ -40,7 +40,7 @@ describe("exec end to end (in-process, real heartbeat)", () => {
         exec: { ...s.exec, allow: [node], force: [node], approval: "never" },
         heartbeat: { ...s.heartbeat, every: Duration.hours(1), coalesce: Duration.millis(20) }
       })))
-      const session = AgentSession.layer.pipe(Layer.provide(ChatModel.layerFetch))
+      const session = AgentSession.layer.pipe(Layer.provide(ChatModel.layerNodeHttp))
       const graph = Layer.mergeAll(HeartbeatRunner.layer, ExecJobs.status).pipe(
         Layer.provideMerge(core(session)),
         Layer.provideMerge(agentServices.pipe(Layer.provide(Foundation))),

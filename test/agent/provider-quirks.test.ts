@@ -149,7 +149,7 @@ describe("the fallback model", () => {
           : { text: "primary here" }, "primary-model")
       fake.setDefault({ text: "fallback here" }, "fallback-model")
       const patch = withFallback((s) => ({ ...s, model: { ...s.model, firstTokenTimeout: Duration.millis(300), attempts: 1 } }))
-      const layer = ChatModel.layerFetch.pipe(Layer.provide(GatewayConfig.test(agentSettings(fake.url, "/tmp", patch))))
+      const layer = ChatModel.layerNodeHttp.pipe(Layer.provide(GatewayConfig.test(agentSettings(fake.url, "/tmp", patch))))
       yield* Effect.gen(function*() {
         const model = yield* ChatModel
         const first = yield* model.languageModel.generateText({ prompt: "hi" })

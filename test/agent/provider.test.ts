@@ -5,13 +5,13 @@ import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Layer, Option, Redacted, Schema, Stream } from "effect"
 import { AiError, type Response, Tool, Toolkit } from "effect/ai"
 import { ChatModel } from "../../src/agent/model/ChatModel.ts"
-import { RetryObserver, type RetryNotice } from "../../src/agent/model/ChatCompletions.ts"
+import { RetryObserver, type RetryNotice } from "../../src/agent/model/endpoint.ts"
 import { GatewayConfig } from "../../src/config/GatewayConfig.ts"
 import { agentSettings, type Patch, withFallback } from "../support/agentHarness.ts"
 import { type FakeChatCompletions, fakeChatCompletions } from "../support/fakeChatCompletions.ts"
 
 const modelWith = (fake: FakeChatCompletions, patch: Patch = (s) => s) =>
-  ChatModel.layerFetch.pipe(Layer.provide(GatewayConfig.test(agentSettings(fake.url, "/tmp", patch))))
+  ChatModel.layerNodeHttp.pipe(Layer.provide(GatewayConfig.test(agentSettings(fake.url, "/tmp", patch))))
 
 const ask = (text: string) =>
   Effect.gen(function*() {

@@ -8,7 +8,7 @@ import { GatewayConfig } from "../../src/config/GatewayConfig.ts"
 import { type Patch, type Recorded, recordingHeartbeat } from "./agentHarness.ts"
 
 /** The agent in the core graph: Questions and ExecJobs share the core's Router (layers memoize). */
-export const agentCore = (patch: Patch, recorded: Recorded, chatModel = ChatModel.layerFetch) => {
+export const agentCore = (patch: Patch, recorded: Recorded, chatModel = ChatModel.layerNodeHttp) => {
   const agentServices = agentParts.pipe(
     Layer.provide(Foundation),
     Layer.provide(recordingHeartbeat(recorded))

@@ -4,9 +4,11 @@
 // restored when it answers. Switches are logged, counted, and visible through `status`.
 import { Clock, Context, Duration, Effect, Layer, Metric, Option, Schedule, type Scope, Stream } from "effect"
 import { type AiError, LanguageModel } from "effect/ai"
-import { FetchHttpClient, type HttpClient } from "effect/http"
+import type { HttpClient } from "effect/http"
+import { NodeHttpClient } from "@effect/platform-node"
 import { GatewayConfig, type GatewaySettings } from "../../config/GatewayConfig.ts"
-import { type EndpointConfig, make as makeEndpoint, type ProviderFns } from "./ChatCompletions.ts"
+import { make as makeEndpoint } from "./ChatCompletions.ts"
+import type { EndpointConfig, ProviderFns } from "./endpoint.ts"
 import {
   classify,
   type Endpoint,
@@ -156,8 +158,12 @@ export class ChatModel extends Context.Service<ChatModel, {
     })
   )
 
-  /** With the fetch HTTP client (aborts the socket when a request is interrupted). */
-  static readonly layerFetch = ChatModel.layer.pipe(Layer.provide(FetchHttpClient.layer))
+  /**
+   * With a node:http client whose connections are kept alive between turns (no TCP or TLS set-up
+   * per request; fetch/undici also copied each body several times). An interrupted request
+   * destroys its socket.
+   */
+  static readonly layerNodeHttp = ChatModel.layer.pipe(Layer.provide(NodeHttpClient.layerNodeHttpOptions({ keepAlive: true })))
 
   /** Any LanguageModel (tests, benchmarks), without fallback. */
   static readonly fromLanguageModel = (model: string) =>

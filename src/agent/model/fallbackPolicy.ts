@@ -1,6 +1,6 @@
 // When turns move to the fallback model and what counts as a failure. Pure.
 import type { AiError } from "effect/ai"
-import { timeoutKindOf } from "./ChatCompletions.ts"
+import { timeoutKindOf } from "./errors.ts"
 
 export type Endpoint = "primary" | "fallback"
 

@@ -1,8 +1,7 @@
-// The chat/completions wire format: what we send (built from an effect/ai Prompt) and what we
-// accept back (decoded with Schema, so a malformed provider answer is an error, never a crash).
-import { Schema } from "effect"
-import type { LanguageModel, Prompt, Response } from "effect/ai"
-import { Tool } from "effect/ai"
+// The chat/completions wire format we accept back (decoded with Schema, so a malformed provider
+// answer is an error, never a crash); what we send is in request.ts.
+import { Result, Schema } from "effect"
+import type { Response } from "effect/ai"
 
 // ---- responses (only the fields we read; everything else is ignored) ----
 
@@ -69,112 +68,7 @@ export const ErrorBody = Schema.Struct({
   })
 })
 
-// ---- requests ----
-
-export interface WireToolCall {
-  readonly id: string
-  readonly type: "function"
-  readonly function: { readonly name: string; readonly arguments: string }
-}
-
-export type ChatMessage =
-  | { readonly role: "system" | "user"; readonly content: string }
-  | { readonly role: "assistant"; readonly content: string | null; readonly tool_calls?: ReadonlyArray<WireToolCall> }
-  | { readonly role: "tool"; readonly tool_call_id: string; readonly content: string }
-
-const textOf = (parts: ReadonlyArray<{ readonly type: string }>) =>
-  parts.flatMap((p) => (p.type === "text" ? [(p as Prompt.TextPart).text] : [])).join("")
-
-const toolOutputText = (parts: ReadonlyArray<Prompt.ToolModelOutputPart>) =>
-  parts.map((p) => (p.type === "text" ? p.text : `[${p.mediaType}]`)).join("")
-
-const resultText = (p: Prompt.ToolResultPart): string => {
-  if (p.modelOutput !== undefined) return toolOutputText(p.modelOutput)
-  return typeof p.result === "string" ? p.result : JSON.stringify(p.result ?? null)
-}
-
-/**
- * An effect/ai Prompt as chat messages. Every assistant tool call gets a `tool` answer: a call the
- * framework did not resolve (unknown tool, interrupted turn) is answered with an error text, since
- * providers reject a history with an unanswered call.
- */
-export const toMessages = (prompt: Prompt.Prompt): Array<ChatMessage> => {
-  const out: Array<ChatMessage> = []
-  let pending: Array<string> = []
-  const answered = new Set<string>()
-  const closePending = () => {
-    for (const id of pending) {
-      if (!answered.has(id)) out.push({ role: "tool", tool_call_id: id, content: "error: this tool call was not run" })
-    }
-    pending = []
-  }
-  const pushResult = (p: Prompt.ToolResultPart) => {
-    answered.add(p.id)
-    out.push({ role: "tool", tool_call_id: p.id, content: resultText(p) })
-  }
-  for (const m of prompt.content) {
-    switch (m.role) {
-      case "system":
-        closePending()
-        out.push({ role: "system", content: m.content })
-        break
-      case "user":
-        closePending()
-        out.push({ role: "user", content: textOf(m.content) })
-        break
-      case "assistant": {
-        closePending()
-        const calls = m.content.flatMap((p) => (p.type === "tool-call" && !p.providerExecuted ? [p] : []))
-        const text = textOf(m.content)
-        out.push({
-          role: "assistant",
-          content: text === "" ? null : text,
-          ...(calls.length > 0
-            ? {
-              tool_calls: calls.map((c) => ({
-                id: c.id,
-                type: "function" as const,
-                function: { name: c.name, arguments: JSON.stringify(c.params ?? {}) }
-              }))
-            }
-            : {})
-        })
-        pending = calls.map((c) => c.id)
-        for (const p of m.content) if (p.type === "tool-result") pushResult(p)
-        break
-      }
-      case "tool":
-        for (const p of m.content) if (p.type === "tool-result") pushResult(p)
-        break
-    }
-  }
-  closePending()
-  return mergeLeadingSystem(out)
-}
-
-/**
- * One system message at the start: the system prompt and a compaction summary are sent as one
- * (some chat templates, e.g. Gemma's on llama.cpp, accept a single leading system message only).
- */
-const mergeLeadingSystem = <M extends { readonly role: string; readonly content?: unknown }>(messages: Array<M>): Array<M> => {
-  let n = 0
-  while (n < messages.length && messages[n]!.role === "system" && typeof messages[n]!.content === "string") n++
-  if (n < 2) return messages
-  const merged = { ...messages[0]!, content: messages.slice(0, n).map((m) => m.content as string).join("\n\n") }
-  return [merged, ...messages.slice(n)]
-}
-
-export const toolDefinitions = (tools: ReadonlyArray<Tool.Any>) =>
-  tools.filter(Tool.isUserDefined).map((t) => ({
-    type: "function" as const,
-    function: { name: t.name, description: Tool.getDescription(t), parameters: Tool.getJsonSchema(t) }
-  }))
-
-export const toolChoice = (choice: LanguageModel.ProviderOptions["toolChoice"]): unknown => {
-  if (choice === "auto" || choice === "none" || choice === "required") return choice
-  if ("tool" in choice) return { type: "function", function: { name: choice.tool } }
-  return choice.mode ?? "auto"
-}
+// ---- what the answers mean to effect/ai ----
 
 export const finishReason = (r: string | null | undefined): Response.FinishReason =>
   r === "stop"
@@ -192,16 +86,34 @@ export const usageOf = (u: Usage | null | undefined) => ({
   outputTokens: { total: u?.completion_tokens ?? undefined }
 })
 
-/** The request body for a prompt. `stream` adds the usage figures to the final chunk. */
-export const requestBody = (model: string, options: LanguageModel.ProviderOptions, stream: boolean) => {
-  const tools = toolDefinitions(options.tools)
-  return {
-    model,
-    messages: toMessages(options.prompt),
-    ...(tools.length > 0 ? { tools, tool_choice: toolChoice(options.toolChoice) } : {}),
-    ...(options.responseFormat.type === "json"
-      ? { response_format: { type: "json_object" } }
-      : {}),
-    ...(stream ? { stream: true, stream_options: { include_usage: true } } : {})
+const decodeChunk = Schema.decodeUnknownResult(ChatCompletionChunk)
+const isObject = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
+
+/**
+ * A stream chunk, checked. Most chunks are one choice with a bit of text and nothing else; those are
+ * checked field by field here (every field `applyChunk` reads), which costs a fraction of the
+ * Schema. Any other shape — tool calls, thinking, a finish reason, usage, or anything odd — goes
+ * through `ChatCompletionChunk`, so a malformed chunk is still an error.
+ */
+export const checkChunk = (json: unknown) => {
+  if (isObject(json) && json["usage"] == null) {
+    const choices = json["choices"]
+    if (Array.isArray(choices) && choices.length === 1) {
+      const choice: unknown = choices[0]
+      if (isObject(choice) && choice["finish_reason"] == null) {
+        const delta = choice["delta"]
+        if (
+          isObject(delta) && delta["tool_calls"] == null && delta["reasoning"] == null && delta["reasoning_content"] == null
+        ) {
+          const content = delta["content"]
+          if (content == null) return plain(undefined)
+          if (typeof content === "string") return plain(content)
+        }
+      }
+    }
   }
+  return decodeChunk(json)
 }
+
+const plain = (content: string | undefined) =>
+  Result.succeed<ChatCompletionChunk>({ choices: [{ delta: content === undefined ? {} : { content } }] })
