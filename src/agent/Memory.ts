@@ -1,16 +1,21 @@
 // The agent's conversation on disk: one append-only JSON-lines file per conversation under
 // `<stateDir>/conversations/`, and a `current` file naming the one in use, so a restart resumes
 // it. Compaction appends a record (summary + how many messages it replaces) instead of rewriting;
-// `/new` starts a new file and leaves the old one on disk. Lines that do not decode are skipped
-// and logged: a damaged file never stops the agent.
+// `/new` starts a new file and leaves the old one on disk. A crash can only tear the last line: it
+// is cut off at the next start and logged (conversationFile.ts); other lines that do not decode are
+// skipped and logged; a turn cut short is closed so the history stays acceptable to strict chat
+// templates (historyRepair.ts). A damaged file never stops the agent. Write failures are reported
+// to Persistence (/health warns) and never leave a fragment behind.
 import { randomUUID } from "node:crypto"
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { Clock, Context, Effect, Layer, Option, Schema } from "effect"
 import { Prompt } from "effect/ai"
 import { estimateTokens, SUMMARY_PREFIX } from "./compaction.ts"
+import { appendAll, openConversation, replaceFile, type TornLine } from "./conversationFile.ts"
+import { closeHistory, noRepairs, pushRepaired, type RepairCounts, repairCount } from "./historyRepair.ts"
 import { GatewayConfig } from "../config/GatewayConfig.ts"
-
+import { Persistence } from "../store/Persistence.ts"
 const MessageLine = Schema.Struct({ t: Schema.Literal("msg"), m: Schema.Unknown })
 const CompactLine = Schema.Struct({
   t: Schema.Literal("compact"),
@@ -33,13 +38,26 @@ export interface ConversationInfo {
   readonly messages: number
   readonly compactions: number
   readonly skippedLines: number
+  /** Torn last lines cut off and turns closed at the last start (see historyRepair.ts). */
+  readonly repaired: number
+  /** The last append did not reach the disk (the turn is remembered until the next start only). */
+  readonly writeFailing: boolean
 }
 
-/** Replays a conversation file's lines; returns the messages and how many lines were unreadable. */
+export interface MemoryOptions {
+  /** fsync every append (SWITCHBOARD_DURABILITY=power). */
+  readonly sync?: boolean | undefined
+}
+
+/**
+ * Replays a conversation file's lines: the messages (folded through the same repairs as appends),
+ * how many lines were unreadable, and what was repaired.
+ */
 export const replay = (text: string) => {
   let messages: Array<Prompt.Message> = []
   let skipped = 0
   let compactions = 0
+  const repairs = noRepairs()
   for (const raw of text.split("\n")) {
     if (raw.trim() === "") continue
     let json: unknown
@@ -57,13 +75,13 @@ export const replay = (text: string) => {
     if (line.value.t === "msg") {
       const m = decodeMessage(line.value.m)
       if (Option.isNone(m)) skipped++
-      else messages.push(m.value)
+      else pushRepaired(messages, m.value, repairs)
     } else {
       compactions++
       messages = [summaryMessage(line.value.summary), ...messages.slice(line.value.replaced)]
     }
   }
-  return { messages, skipped, compactions }
+  return { messages, skipped, compactions, repairs }
 }
 
 export class Memory extends Context.Service<Memory, {
@@ -78,13 +96,20 @@ export class Memory extends Context.Service<Memory, {
   /** Estimated size of the conversation, kept up to date as it changes (cheap to read per turn). */
   readonly estimatedTokens: Effect.Effect<number>
 }>()("switchboard/Memory") {
-  static readonly make = (stateDir: string) =>
+  static readonly make = (stateDir: string, options: MemoryOptions = {}) =>
     Effect.gen(function*() {
+      const persistence = yield* Persistence
+      const sync = options.sync === true
       const dir = join(stateDir, "conversations")
       const pointer = join(dir, "current")
       const io = <A>(what: string, f: () => A) =>
-        Effect.try({ try: f, catch: (e) => e }).pipe(
-          Effect.tapError((e) => Effect.logError(`memory: could not ${what}`).pipe(Effect.annotateLogs({ error: String(e), dir }))),
+        Effect.try({ try: f, catch: (e) => String(e) }).pipe(
+          Effect.tapError((error) =>
+            Effect.logError(`memory: could not ${what}`).pipe(
+              Effect.annotateLogs({ error, dir }),
+              Effect.andThen(persistence.failed("conversation", `could not ${what}: ${error}`))
+            )
+          ),
           Effect.option
         )
 
@@ -93,7 +118,7 @@ export class Memory extends Context.Service<Memory, {
         (now) => `${new Date(now).toISOString().replace(/[:.]/g, "-")}-${randomUUID().slice(0, 6)}`
       )
 
-      yield* io("create the conversations directory", () => mkdirSync(dir, { recursive: true }))
+      yield* io("create the conversations directory", () => mkdirSync(dir, { recursive: true, mode: 0o700 }))
       const existing = existsSync(pointer)
         ? Option.filter(
           yield* io("read the current conversation pointer", () => readFileSync(pointer, "utf8").trim()),
@@ -105,43 +130,50 @@ export class Memory extends Context.Service<Memory, {
         messages: [] as Array<Prompt.Message>,
         tokens: 0,
         compactions: 0,
-        skipped: 0
+        skipped: 0,
+        repaired: 0,
+        /** Bytes of the file known to be whole lines: an append starts there. */
+        bytes: 0,
+        writeFailing: false
       }
       const fileOf = (id: string) => join(dir, `${id}.jsonl`)
       if (Option.isSome(existing) && existsSync(fileOf(state.id))) {
-        const text = yield* io("read the conversation", () => readFileSync(fileOf(state.id), "utf8"))
-        if (Option.isSome(text)) {
-          const replayed = replay(text.value)
+        const opened = yield* io("read the conversation", () => openConversation(fileOf(state.id)))
+        if (Option.isSome(opened)) {
+          const replayed = replay(opened.value.text)
           state.messages = replayed.messages
           state.tokens = estimateTokens(replayed.messages)
           state.compactions = replayed.compactions
           state.skipped = replayed.skipped
-          // A crash mid-append leaves a last line without its newline; the next append would be
-          // glued onto that fragment and lost with it. End the torn line first (it stays skipped).
-          if (text.value.length > 0 && !text.value.endsWith("\n")) {
-            yield* io("end a torn last line", () => appendFileSync(fileOf(state.id), "\n"))
-          }
-          if (replayed.skipped > 0) {
-            yield* Effect.logWarning("memory: skipped unreadable conversation lines").pipe(
-              Effect.annotateLogs({ file: fileOf(state.id), skipped: replayed.skipped })
-            )
-          }
+          state.bytes = Buffer.byteLength(opened.value.text)
+          state.repaired = repairCount(replayed.repairs) + (opened.value.torn === undefined ? 0 : 1)
+          yield* logRecovery(fileOf(state.id), opened.value.torn, replayed.skipped, replayed.repairs)
         }
       }
-      if (Option.isNone(existing)) yield* io("write the conversation pointer", () => writeFileSync(pointer, state.id))
+      if (Option.isNone(existing)) {
+        yield* io("write the conversation pointer", () => replaceFile(pointer, state.id, sync))
+      }
       yield* Effect.logInfo("memory: conversation loaded").pipe(
         Effect.annotateLogs({ conversation: state.id, messages: state.messages.length })
       )
 
       const write = (lines: ReadonlyArray<unknown>) =>
-        io("append to the conversation", () =>
-          appendFileSync(fileOf(state.id), lines.map((l) => JSON.stringify(l) + "\n").join(""))).pipe(Effect.asVoid)
+        Effect.gen(function*() {
+          const data = lines.map((l) => JSON.stringify(l) + "\n").join("")
+          const written = yield* io("append to the conversation", () => appendAll(fileOf(state.id), state.bytes, data, sync))
+          state.writeFailing = Option.isNone(written)
+          if (Option.isSome(written)) {
+            state.bytes = written.value
+            yield* persistence.succeeded("conversation")
+          }
+        })
 
       const append = (messages: ReadonlyArray<Prompt.Message>) =>
         Effect.suspend(() => {
           if (messages.length === 0) return Effect.void
-          state.messages.push(...messages)
-          state.tokens += estimateTokens(messages)
+          const counts = noRepairs()
+          for (const m of messages) pushRepaired(state.messages, m, counts)
+          state.tokens = estimateTokens(state.messages)
           return write(messages.map((m) => ({ t: "msg", m: encodeMessage(m) })))
         })
 
@@ -161,13 +193,15 @@ export class Memory extends Context.Service<Memory, {
         state.tokens = 0
         state.compactions = 0
         state.skipped = 0
-        yield* io("write the conversation pointer", () => writeFileSync(pointer, state.id))
+        state.repaired = 0
+        state.bytes = 0
+        yield* io("write the conversation pointer", () => replaceFile(pointer, state.id, sync))
         yield* Effect.logInfo("memory: new conversation").pipe(Effect.annotateLogs({ previous, conversation: state.id }))
         return state.id
       })
 
       return Memory.of({
-        load: Effect.sync(() => [...state.messages]),
+        load: Effect.sync(() => closeHistory(state.messages)),
         append,
         compact,
         reset,
@@ -177,16 +211,40 @@ export class Memory extends Context.Service<Memory, {
           file: fileOf(state.id),
           messages: state.messages.length,
           compactions: state.compactions,
-          skippedLines: state.skipped
+          skippedLines: state.skipped,
+          repaired: state.repaired,
+          writeFailing: state.writeFailing
         }))
       })
     })
 
+  /** Needs GatewayConfig. Persistence is shared (layers memoize): /health reads the same one. */
   static readonly layer = Layer.effect(
     Memory,
     Effect.gen(function*() {
       const config = yield* GatewayConfig
       return yield* Memory.make(config.stateDir)
     })
-  )
+  ).pipe(Layer.provide(Persistence.layer))
 }
+
+/** One warning per kind of damage found at the start, saying what was dropped or changed. */
+const logRecovery = (file: string, torn: TornLine | undefined, skipped: number, repairs: RepairCounts) =>
+  Effect.gen(function*() {
+    if (torn !== undefined) {
+      yield* Effect.logWarning(
+        `memory: dropped a torn last line (line ${torn.line}, ${torn.bytes} bytes, ${torn.what}) left by a crash during a write`
+      ).pipe(Effect.annotateLogs({ file, line: torn.line, bytes: torn.bytes }))
+    }
+    if (skipped > 0) {
+      yield* Effect.logWarning(`memory: skipped ${skipped} unreadable conversation line(s)`).pipe(
+        Effect.annotateLogs({ file, skipped })
+      )
+    }
+    if (repairCount(repairs) > 0) {
+      yield* Effect.logWarning(
+        `memory: closed turns cut short: ${repairs.placeholders} missing repl(ies) marked as interrupted, ` +
+          `${repairs.strippedCalls} tool call(s) without a result removed, ${repairs.orphanResults} stray tool result(s) dropped`
+      ).pipe(Effect.annotateLogs({ file, ...repairs }))
+    }
+  })

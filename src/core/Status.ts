@@ -5,6 +5,7 @@ import { Clock, Context, Effect, Layer, Metric, Scope } from "effect"
 import { buildInfo, startTime } from "../domain/metrics.ts"
 import { scopedEntry } from "../domain/scopedEntry.ts"
 import { VERSION } from "../domain/version.ts"
+import { Persistence, type PersistenceReport } from "../store/Persistence.ts"
 import { Channels } from "./Channels.ts"
 import { CommandQueue } from "./CommandQueue.ts"
 import { Dispatcher } from "./Dispatcher.ts"
@@ -28,6 +29,13 @@ export type StatusDoc = Readonly<Record<string, unknown>>
 const worst = (levels: ReadonlyArray<HealthLevel>): HealthLevel =>
   levels.includes("fail") ? "fail" : levels.includes("warn") ? "warn" : "pass"
 
+/** Warn while some kind of state could not be written: the daemon runs, but would forget it. */
+const persistenceHealth = (report: PersistenceReport): HealthCheck =>
+  report.ok ? { status: "pass" } : {
+    status: "warn",
+    detail: `not reaching the disk: ${report.failing.map((f) => `${f.what} (${f.lastError}, since ${f.since})`).join("; ")}`
+  }
+
 export class Status extends Context.Service<Status, {
   /** Add a top-level section to /status while the caller's scope lives. */
   readonly contribute: (section: string, read: Effect.Effect<unknown>) => Effect.Effect<void, never, Scope.Scope>
@@ -44,6 +52,7 @@ export class Status extends Context.Service<Status, {
       const router = yield* Router
       const session = yield* Session
       const registry = yield* Channels
+      const persistence = yield* Persistence
       const startedAt = yield* Clock.currentTimeMillis
       yield* Metric.update(startTime, Math.floor(startedAt / 1000))
       yield* Metric.update(Metric.withAttributes(buildInfo, { version: VERSION, node: process.version }), 1)
@@ -85,13 +94,14 @@ export class Status extends Context.Service<Status, {
             sourceMismatches: routerStats.mismatches
           },
           outbox: routerStats.outbox,
+          persistence: yield* persistence.report,
           ...extra,
           channels: { ...channels, ...(extra["channels"] as Record<string, unknown> | undefined) }
         }
       })
 
       const health = Effect.gen(function*() {
-        const results: Record<string, HealthCheck> = {}
+        const results: Record<string, HealthCheck> = { persistence: persistenceHealth(yield* persistence.report) }
         for (const [name, check] of checks) results[name] = yield* check
         return { status: worst(Object.values(results).map((r) => r.status)), checks: results }
       })

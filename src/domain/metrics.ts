@@ -62,3 +62,7 @@ export const turnRunning = Metric.gauge("switchboard_turn_running_seconds", {
 
 /** Turn outcomes, as labels of switchboard_turns_total (exported at 0 from the start). */
 export const TURN_OUTCOMES = ["Replied", "Failed", "Aborted", "TimedOut", "ShutDown"] as const
+export const persistenceFailures = Metric.counter("switchboard_persistence_failures_total", {
+  description: "Writes to the state dir that failed, by what was written",
+  incremental: true
+})

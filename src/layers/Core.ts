@@ -14,9 +14,10 @@ import type { Session } from "../core/Session.ts"
 import { builtinChannels, startChannels } from "./channels.ts"
 import { Status } from "../core/Status.ts"
 import { TurnEvents } from "../core/TurnEvents.ts"
+import { Persistence } from "../store/Persistence.ts"
 
 /** Services with no dependencies on the session. */
-export const Foundation = Layer.mergeAll(Router.layer, RequestLog.layer, Channels.layer, TurnEvents.layer).pipe(
+export const Foundation = Layer.mergeAll(Router.layer, RequestLog.layer, Channels.layer, TurnEvents.layer, Persistence.layer).pipe(
   Layer.provideMerge(CommandQueue.memory)
 )
 
