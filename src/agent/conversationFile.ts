@@ -19,7 +19,8 @@ export interface TornLine {
 const describeFragment = (fragment: string): string => {
   if (fragment.includes("\"t\":\"compact\"")) return "part of a compaction record"
   const role = /"role":"(\w+)"/.exec(fragment)?.[1]
-  return role === undefined ? "part of a line" : `part of a ${role} message`
+  if (role === undefined) return fragment.includes("\"t\":\"msg\"") ? "part of a message" : "part of a line"
+  return `part of ${/^[aeiou]/.test(role) ? "an" : "a"} ${role} message`
 }
 
 const isWholeJson = (text: string) => {

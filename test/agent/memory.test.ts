@@ -95,7 +95,7 @@ describe("conversation memory across a crash", () => {
       assert.strictEqual(onDisk, whole.slice(0, whole.slice(0, -1).lastIndexOf("\n") + 1), "the fragment is gone, the whole lines stay")
       const dropped = after.logs.find((l) => l.includes("torn last line"))
       assert.isDefined(dropped, `logs: ${after.logs.join(" | ")}`)
-      assert.match(dropped!, /line 2, 25 bytes, part of a assistant message|line 2, 25 bytes, part of a line/)
+      assert.include(dropped!, "line 2, 25 bytes, part of a message")
     }).pipe(Effect.ensuring(cleanup)))
 
   // The user's line reached the disk and the reply's did not: the history then had two user messages
