@@ -17,6 +17,7 @@ import { Probes } from "./Probes.ts"
 import { clockTime } from "./quietHours.ts"
 import { initialMachine, type Result, step } from "./stateMachine.ts"
 import { Triage } from "./Triage.ts"
+import { supervised } from "../core/supervised.ts"
 
 export type { CheckView }
 
@@ -116,7 +117,8 @@ export class Checks extends Context.Service<Checks, {
         }).pipe(e.lock.withPermit)
 
       const deps: RunDeps = { probes, permits, apply }
-      const start = (e: Entry) => FiberMap.run(fibers, e.spec.name, checkLoop(deps, e))
+      const start = (e: Entry) =>
+        FiberMap.run(fibers, e.spec.name, checkLoop(deps, e).pipe(supervised({ name: `check ${e.spec.name}` })))
 
       const add = (spec: CheckSpec, now: number, previous?: Entry) =>
         Effect.gen(function*() {

@@ -12,6 +12,7 @@ import { type DigestItem, renderDigest } from "./digestRender.ts"
 import { DigestStore } from "./DigestStore.ts"
 import { digestItems, digestsSent } from "./metrics.ts"
 import { clockTime, msUntilQuietEnds, parseQuietHours, type QuietHours } from "./quietHours.ts"
+import { supervised } from "../core/supervised.ts"
 
 export interface FlushReport {
   readonly target: string
@@ -108,7 +109,7 @@ export class Digest extends Context.Service<Digest, {
         }
         yield* flush.pipe(Effect.catchCause((cause) => Effect.logError("digest flush failed", cause)))
       }).pipe(Effect.forever)
-      yield* Effect.forkScoped(loop)
+      yield* loop.pipe(supervised({ name: "digest" }), Effect.forkScoped)
 
       const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString())
       return Digest.of({

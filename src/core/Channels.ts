@@ -37,7 +37,7 @@ export interface ChannelLifeHandle {
   readonly up: Effect.Effect<void>
   /** Not receiving right now (it keeps trying); `reason` shows in /status and /health. */
   readonly failing: (reason: string) => Effect.Effect<void>
-  /** Being started again after a failure (counted). */
+  /** Being started again after a failure (counted; it stays `failing` until `up`). */
   readonly restarting: (reason: string) => Effect.Effect<void>
 }
 
@@ -79,10 +79,12 @@ export class Channels extends Context.Service<Channels, {
           name,
           up: set(entry, "up"),
           failing: (reason: string) => set(entry, "failing", reason),
+          // Counted; the state stays what it was (failing) until the channel says it is up again, so
+          // a channel that crashes over and over cannot look like one that is just starting.
           restarting: (reason: string) =>
-            Effect.suspend(() => {
+            Effect.sync(() => {
               entry.restarts++
-              return set(entry, "starting", reason)
+              entry.lastError = reason
             })
         } satisfies ChannelLifeHandle
       })

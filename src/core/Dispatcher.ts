@@ -14,6 +14,7 @@ import { RequestLog } from "./RequestLog.ts"
 import { Router } from "./Router.ts"
 import { Session } from "./Session.ts"
 import { TurnEvents } from "./TurnEvents.ts"
+import { supervised } from "./supervised.ts"
 
 export interface ActiveTurn {
   readonly id: string
@@ -233,7 +234,12 @@ export class Dispatcher extends Context.Service<Dispatcher, {
               Effect.ensuring(Deferred.succeed(done, undefined))
             )
           })
-      const loop = yield* queue.take.pipe(Effect.flatMap(handleTracked), Effect.forever, Effect.forkDetach)
+      const loop = yield* queue.take.pipe(
+        Effect.flatMap(handleTracked),
+        Effect.forever,
+        supervised({ name: "dispatcher" }),
+        Effect.forkDetach
+      )
 
       // Graceful stop: take nothing new, let the running turn finish within the grace period,
       // otherwise interrupt it (its sender is told), then stop the loop. Idempotent.

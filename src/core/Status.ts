@@ -6,6 +6,7 @@ import { buildInfo, startTime } from "../domain/metrics.ts"
 import { scopedEntry } from "../domain/scopedEntry.ts"
 import { VERSION } from "../domain/version.ts"
 import { Persistence, type PersistenceReport } from "../store/Persistence.ts"
+import { judgeChannels } from "./channelHealth.ts"
 import { Channels } from "./Channels.ts"
 import { CommandQueue } from "./CommandQueue.ts"
 import { Dispatcher } from "./Dispatcher.ts"
@@ -102,6 +103,8 @@ export class Status extends Context.Service<Status, {
 
       const health = Effect.gen(function*() {
         const results: Record<string, HealthCheck> = { persistence: persistenceHealth(yield* persistence.report) }
+        // Every enabled channel receiving (their own checks below say more about each).
+        results["channels"] = judgeChannels(yield* registry.list, yield* Clock.currentTimeMillis)
         for (const [name, check] of checks) results[name] = yield* check
         return { status: worst(Object.values(results).map((r) => r.status)), checks: results }
       })

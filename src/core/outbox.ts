@@ -8,6 +8,7 @@ import { Cause, Clock, Duration, Effect, Fiber, Latch, Metric } from "effect"
 import { outboxGaveUp, outboxOldest, outboxWaiting } from "../domain/metrics.ts"
 import type { Outbound } from "../domain/model.ts"
 import type { DeliveryFailed } from "../domain/errors.ts"
+import { supervised } from "./supervised.ts"
 
 export interface OutboxPolicy {
   /** First wait before a target is tried again; doubles per failed try. */
@@ -162,7 +163,7 @@ export const makeOutbox = (policy: OutboxPolicy, hooks: OutboxHooks) =>
           }))
         )
       }
-    }).pipe(Effect.forkScoped)
+    }).pipe(supervised({ name: "outbox" }), Effect.forkScoped)
 
     /** Stop re-sending (daemon stop): once this returns, the outbox only changes by new messages. */
     const halt = Effect.suspend(() => {

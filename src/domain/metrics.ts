@@ -66,3 +66,7 @@ export const persistenceFailures = Metric.counter("switchboard_persistence_failu
   description: "Writes to the state dir that failed, by what was written",
   incremental: true
 })
+export const fiberRestarts = Metric.counter("switchboard_fiber_restarts_total", {
+  description: "Background fibers (channels' receive loops, the dispatcher, …) started again after they crashed, by fiber",
+  incremental: true
+})

@@ -44,6 +44,7 @@ import { Intake } from "../core/Intake.ts"
 import { Router } from "../core/Router.ts"
 import { Status } from "../core/Status.ts"
 import { SystemEvents } from "./SystemEvents.ts"
+import { supervised } from "../core/supervised.ts"
 
 export class TripwireWriteFailed extends Schema.TaggedError<TripwireWriteFailed>()("TripwireWriteFailed", {
   path: Schema.String,
@@ -295,7 +296,10 @@ export class HeartbeatRunner extends Context.Service<HeartbeatRunner, {
             state.settings = settings
             // run() interrupts the previous interval fiber; the owner's finalizer interrupts only
             // this fiber (never FiberHandle.clear, which would kill a successor).
-            const fiber = yield* FiberHandle.run(intervalHandle, intervalLoop(settings.every, generation))
+            const fiber = yield* FiberHandle.run(
+              intervalHandle,
+              intervalLoop(settings.every, generation).pipe(supervised({ name: "heartbeat interval" }))
+            )
             yield* Scope.addFinalizer(owner, Fiber.interrupt(fiber))
             yield* wake.install(handleWake, { coalesce: settings.coalesce, retryDelay: settings.retryDelay }).pipe(
               Scope.provide(owner)

@@ -7,6 +7,7 @@ import { Clock, Context, Deferred, Duration, Effect, Layer, Metric, Scope } from
 import { wakeRuns } from "./metrics.ts"
 import { armTimer, eligibleAt, mergeWake, type PendingWake, retryOf, targetOf, type WakeReason } from "./wakePolicy.ts"
 import { GatewayConfig } from "../config/GatewayConfig.ts"
+import { supervised } from "../core/supervised.ts"
 
 export type { WakeReason } from "./wakePolicy.ts"
 
@@ -170,7 +171,7 @@ export class HeartbeatWake extends Context.Service<HeartbeatWake, {
           yield* runBatch(installed, now)
         }
       })
-      yield* Effect.forkScoped(loop)
+      yield* loop.pipe(supervised({ name: "heartbeat wake" }), Effect.forkScoped)
 
       const install = (handler: WakeHandler, t?: WakeTiming) =>
         Effect.acquireRelease(

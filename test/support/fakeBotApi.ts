@@ -17,7 +17,8 @@ export interface ApiCall {
 
 export interface ScriptedFailure {
   readonly code: number
-  readonly description: string
+  /** Left out of the answer when undefined (as some proxies and emulators do). */
+  readonly description: string | undefined
   readonly retryAfter?: number
 }
 
@@ -29,6 +30,8 @@ export interface FakeBotApi {
   readonly push: (...updates: Array<Record<string, unknown>>) => Array<number>
   /** Fail the next `times` calls of `method` that match `when` (default: every call) with `failure`. */
   readonly fail: (method: string, failure: ScriptedFailure, options?: { times?: number; when?: (payload: Record<string, any>) => boolean }) => void
+  /** Never answer the next `times` calls of `method` (default: every call). */
+  readonly hold: (method: string, times?: number) => void
   /** Calls of one method (optionally for one chat). */
   readonly callsOf: (method: string, chatId?: number) => Array<ApiCall>
   /** Texts sent with sendMessage to `chatId` (and topic), in order. */
@@ -84,7 +87,7 @@ const send = (res: ServerResponse, status: number, body: unknown) => {
 const failureBody = (f: ScriptedFailure) => ({
   ok: false,
   error_code: f.code,
-  description: f.description,
+  ...(f.description !== undefined ? { description: f.description } : {}),
   ...(f.retryAfter !== undefined ? { parameters: { retry_after: f.retryAfter } } : {})
 })
 
@@ -97,12 +100,15 @@ export const fakeBotApi = Effect.acquireRelease(
     let nextMessageId = 1
     const scripts: Array<{ method: string; failure: ScriptedFailure; times: number; when: (p: Record<string, any>) => boolean }> = []
     const pollers = new Set<() => void>()
+    const holds: Array<{ method: string; times: number }> = []
     const watch = makeWatch(() =>
       `calls: ${JSON.stringify(calls.map((c) => [c.method, c.payload["chat_id"], c.payload["text"] ?? c.payload["offset"]]))}`
     )
     const notify = watch.notify
 
     const answer = (method: string, payload: Record<string, any>, res: ServerResponse) => {
+      const held = holds.find((h) => h.method === method && h.times > 0)
+      if (held) return void held.times--
       const script = scripts.find((s) => s.method === method && s.times > 0 && s.when(payload))
       if (script) {
         script.times--
@@ -190,6 +196,7 @@ export const fakeBotApi = Effect.acquireRelease(
       },
       fail: (method, failure, options = {}) =>
         scripts.push({ method, failure, times: options.times ?? 1, when: options.when ?? (() => true) }),
+      hold: (method, times = Number.POSITIVE_INFINITY) => void holds.push({ method, times }),
       callsOf: (method, chatId) =>
         calls.filter((c) => c.method === method && (chatId === undefined || c.payload["chat_id"] === chatId)),
       texts: (chatId, threadId) =>

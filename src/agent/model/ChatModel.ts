@@ -19,6 +19,7 @@ import {
   onSuccess
 } from "./fallbackPolicy.ts"
 import { modelRequests, modelSwitches } from "../metrics.ts"
+import { supervised } from "../../core/supervised.ts"
 
 export interface ModelStatus {
   readonly active: Endpoint
@@ -120,7 +121,7 @@ export class ChatModel extends Context.Service<ChatModel, {
           state.current = onRestore(state.current, yield* Clock.currentTimeMillis)
           yield* switched("to_primary", "primary answered a probe")
         })
-        yield* probe.pipe(Effect.repeat(Schedule.spaced(options.probeEvery)), Effect.forkScoped)
+        yield* probe.pipe(Effect.repeat(Schedule.spaced(options.probeEvery)), supervised({ name: "model probe" }), Effect.forkScoped)
       }
 
       const status = Effect.sync((): ModelStatus => {

@@ -19,6 +19,7 @@ import { BOUNDS, makeState } from "./state.ts"
 import type { DiscordStats } from "./stats.ts"
 import { parseTarget, postChannel } from "./target.ts"
 import { typingDuringTurns } from "../typing.ts"
+import { supervised } from "../../core/supervised.ts"
 
 /** First connection attempts (GET /gateway/bot failing): exponential from 1 s, at most a minute apart. */
 const connectRetry = Schedule.min([Schedule.exponential("1 second"), Schedule.spaced("1 minute")])
@@ -101,7 +102,12 @@ export class DiscordChannel extends Context.Service<DiscordChannel, {
       yield* Metric.update(discordGatewayUp, 0)
 
       // One fiber takes the gateway's events in order: per channel, messages reach Intake as sent.
-      yield* Queue.take(api.events).pipe(Effect.flatMap(inbound.onEvent), Effect.forever, Effect.forkScoped)
+      yield* Queue.take(api.events).pipe(
+        Effect.flatMap(inbound.onEvent),
+        Effect.forever,
+        supervised({ name: "discord events", life }),
+        Effect.forkScoped
+      )
       const connect = Effect.sync(() => (stats.state = "connecting")).pipe(
         Effect.andThen(api.connect),
         Effect.tapError((e) =>
@@ -116,7 +122,7 @@ export class DiscordChannel extends Context.Service<DiscordChannel, {
         Effect.ignore // a fatal refusal shows in /health (the Closed event) and the log
       )
       yield* Effect.addFinalizer(() => Effect.sync(() => (stats.state = "stopped")))
-      yield* connect.pipe(Effect.forkScoped)
+      yield* connect.pipe(supervised({ name: "discord connect", life }), Effect.forkScoped)
       yield* typingDuringTurns({
         channel: "discord",
         renew: config.typingEvery,

@@ -18,6 +18,7 @@ import { makeSender } from "./sender.ts"
 import { SlackApi } from "./SlackApi.ts"
 import { runSocketMode } from "./socketMode.ts"
 import { emptyStats, type SlackStats } from "./stats.ts"
+import { supervised } from "../../core/supervised.ts"
 
 /** Consecutive failed connection attempts before /health reports the channel as failing. */
 const FAILING_AFTER = 3
@@ -110,7 +111,7 @@ export class SlackChannel extends Context.Service<SlackChannel, {
           up: life.up,
           down: life.failing
         })
-      yield* identify.pipe(Effect.andThen(receive), Effect.forkScoped)
+      yield* identify.pipe(Effect.andThen(receive), supervised({ name: "slack receive", life }), Effect.forkScoped)
       yield* Effect.logInfo("slack channel started").pipe(
         Effect.annotateLogs({ mode: stats.mode, allowedChannels: config.allowedChannelIds.length, allowedUsers: config.allowedUserIds.length })
       )

@@ -8,6 +8,7 @@ import { Clock, Deferred, Duration, Effect, Exit, Metric, Queue, Redacted } from
 import { libraryLogger, type LogSink } from "./libraryLogger.ts"
 import { slackConnected, slackReconnects } from "./metrics.ts"
 import type { SlackStats } from "./stats.ts"
+import { supervised } from "../../core/supervised.ts"
 
 export interface SocketModeOptions {
   readonly appToken: Redacted.Redacted<string>
@@ -56,6 +57,7 @@ export const runSocketMode = (options: SocketModeOptions) =>
         )
       ),
       Effect.forever,
+      supervised({ name: "slack envelopes" }),
       Effect.forkScoped
     )
 

@@ -1,7 +1,7 @@
 // The Telegram Bot API as one Effect call, over grammY's Api client (which any Bot API server can
 // back: api.telegram.org, a self-hosted one, or a fake in tests). Errors become one tagged error
 // that keeps what the channel decides on: the code, Telegram's description and retry_after.
-import { Context, Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
+import { Context, Duration, Effect, Layer, Option, Predicate, Redacted, Schema } from "effect"
 import { GatewayConfig } from "../../config/GatewayConfig.ts"
 
 export class TelegramApiError extends Schema.TaggedError<TelegramApiError>()("TelegramApiError", {
@@ -74,14 +74,35 @@ export const scrubToken = (text: string, token: string) => token === "" ? text :
 
 type Grammy = Pick<typeof import("grammy"), "GrammyError" | "HttpError">
 
+/**
+ * What a Bot API error says, decoded: a proxy, a self-hosted server or an emulator may leave out
+ * `description` (or send odd types), and that must be an error like any other, not a crash.
+ */
+const BotApiErrorFields = Schema.Struct({
+  error_code: Schema.optional(Schema.Unknown),
+  description: Schema.optional(Schema.Unknown),
+  parameters: Schema.optional(Schema.Unknown)
+})
+const RetryAfter = Schema.Struct({ retry_after: Schema.Number })
+
+export const describeBotApiError = (error: unknown): { code: number; description: string; retryAfter?: number } => {
+  const fields = Schema.decodeUnknownOption(BotApiErrorFields)(error).pipe(Option.getOrElse(() => ({} as typeof BotApiErrorFields.Type)))
+  const code = Predicate.isNumber(fields.error_code) && Number.isFinite(fields.error_code) ? fields.error_code : 0
+  const description = Predicate.isString(fields.description) && fields.description.trim() !== ""
+    ? fields.description
+    : `error without a description (error_code ${code === 0 ? "missing" : code})`
+  const retryAfter = Schema.decodeUnknownOption(RetryAfter)(fields.parameters).pipe(Option.map((p) => p.retry_after), Option.getOrUndefined)
+  return { code, description, ...(retryAfter !== undefined ? { retryAfter } : {}) }
+}
+
 const toApiError = ({ GrammyError, HttpError }: Grammy, method: string, cause: unknown, token: string): TelegramApiError => {
   if (cause instanceof GrammyError) {
-    const retryAfter = cause.parameters.retry_after
+    const { code, description, retryAfter } = describeBotApiError(cause)
     return new TelegramApiError({
       method,
-      code: cause.error_code,
-      description: scrubToken(cause.description, token),
-      ...(typeof retryAfter === "number" ? { retryAfter } : {})
+      code,
+      description: scrubToken(description, token),
+      ...(retryAfter !== undefined ? { retryAfter } : {})
     })
   }
   // grammY's own message hides the token, but the wrapped fetch error names the full URL.

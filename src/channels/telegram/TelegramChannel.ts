@@ -5,6 +5,7 @@
 // route and unregisters the sender.
 import { Context, Duration, Effect, FiberSet, Layer, Metric, Option, Redacted, Schedule } from "effect"
 import { ChannelLife } from "../../core/Channels.ts"
+import { supervised } from "../../core/supervised.ts"
 import { ConfigInvalid, GatewayConfig } from "../../config/GatewayConfig.ts"
 import { Intake } from "../../core/Intake.ts"
 import { Questions } from "../../core/Questions.ts"
@@ -99,6 +100,8 @@ export class TelegramChannel extends Context.Service<TelegramChannel, {
         )
       )
 
+      // Cosmetic: who the bot is (for /cmd@bot in groups) and its command menu. Runs beside
+      // receiving, never before it: a Bot API that is slow or odd here must not keep messages waiting.
       const startup = Effect.gen(function*() {
         const me = yield* api.call("getMe", {}).pipe(Effect.option)
         if (Option.isSome(me)) {
@@ -122,7 +125,8 @@ export class TelegramChannel extends Context.Service<TelegramChannel, {
       })
 
       const receive = webhookUrl === undefined || path === undefined || webhookSecret === undefined
-        ? api.call("deleteWebhook", {}).pipe(Effect.ignore, Effect.andThen(polling.run))
+        // The Bot API took our token (a long poll may then be quiet for its whole timeout): receiving.
+        ? api.call("deleteWebhook", {}).pipe(Effect.andThen(life.up), Effect.ignore, Effect.andThen(polling.run))
         : api.call("setWebhook", {
           url: webhookUrl,
           allowed_updates: ALLOWED_UPDATES,
@@ -152,7 +156,8 @@ export class TelegramChannel extends Context.Service<TelegramChannel, {
       yield* Effect.addFinalizer(() =>
         polling.confirm.pipe(Effect.andThen(Effect.sync(() => (stats.state = "stopped"))))
       )
-      yield* startup.pipe(Effect.andThen(receive), Effect.forkScoped)
+      yield* startup.pipe(supervised({ name: "telegram start-up" }), Effect.forkScoped)
+      yield* receive.pipe(supervised({ name: "telegram receive", life }), Effect.forkScoped)
       yield* typingDuringTurns({
         channel: "telegram",
         renew: config.typingEvery,

@@ -29,6 +29,16 @@ export interface PollingOptions {
 
 const Updates = Schema.Array(Schema.Unknown)
 
+/**
+ * A poll that came back empty sooner than this is followed by a pause until it has passed: a Bot
+ * API that answers getUpdates at once with nothing (short polling, a proxy, an emulator) is asked
+ * about once a second, not in a tight loop.
+ */
+export const MIN_EMPTY_POLL_MS = 1000
+
+/** How long to wait after an empty poll that took `elapsedMs`. Pure. */
+export const pauseAfterEmptyPoll = (elapsedMs: number) => Math.max(0, MIN_EMPTY_POLL_MS - elapsedMs)
+
 /** Exponential backoff from 1 s, at most 30 s. */
 export const backoffMs = (failures: number) => Math.min(30_000, 1000 * 2 ** Math.max(0, failures - 1))
 
@@ -65,6 +75,7 @@ export const makePolling = (options: PollingOptions) => {
     })
 
   const pollOnce = Effect.gen(function*() {
+    const startedAt = yield* Clock.currentTimeMillis
     const offset = state.offset
     const raw = yield* api.call("getUpdates", {
       ...(offset !== undefined ? { offset } : {}),
@@ -81,9 +92,12 @@ export const makePolling = (options: PollingOptions) => {
     yield* Metric.update(telegramLastPoll, Math.floor(polledAt / 1000))
     yield* options.life.up
     const updates = Schema.decodeUnknownExit(Updates)(raw)
-    if (updates._tag === "Failure") return yield* Effect.logWarning("getUpdates returned something other than a list")
+    if (updates._tag === "Failure") {
+      yield* Effect.logWarning("getUpdates returned something other than a list")
+      return yield* Effect.sleep(pauseAfterEmptyPoll(polledAt - startedAt))
+    }
     const batch = updates.value
-    if (batch.length === 0) return
+    if (batch.length === 0) return yield* Effect.sleep(pauseAfterEmptyPoll(polledAt - startedAt))
     const ids = batch.map(updateIdOf).filter((id): id is number => id !== undefined).sort((a, b) => a - b)
     const handed = new Set<number>()
     yield* Effect.forEach(
