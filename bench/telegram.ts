@@ -28,7 +28,8 @@ export const noQuestions = Layer.succeed(Questions, Questions.of({
   ask: () => Effect.succeed({ _tag: "NoAnswer" }),
   answer: () => Effect.succeed(false),
   sourceOf: () => Effect.succeed(undefined),
-  pendingFor: () => Effect.succeed(undefined)
+  pendingFor: () => Effect.succeed(undefined),
+  pending: Effect.succeed([])
 }))
 
 const roundTrips = (messages: number) =>

@@ -2,7 +2,7 @@
 // Effect's barrels: about half the memory and start-up time of loading the unbundled modules.
 // Type-checking is `npm run typecheck` (part of `npm test`).
 import { build } from "esbuild"
-import { rmSync } from "node:fs"
+import { cpSync, rmSync } from "node:fs"
 
 rmSync("dist", { recursive: true, force: true })
 await build({
@@ -25,3 +25,6 @@ await build({
   // Bundled CommonJS dependencies (grammY, ioredis) still call require().
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" }
 })
+
+// The dashboard's plain files, served from dist/ui/ (see src/channels/http/dashboardRoutes.ts).
+cpSync("src/channels/http/ui", "dist/ui", { recursive: true })

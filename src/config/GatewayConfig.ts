@@ -2,6 +2,7 @@
 // the daemon with one line naming the variable (see config/environment.ts). Secrets are Redacted.
 import { Config, ConfigProvider, Context, Effect, Layer, Option, Redacted, Schema } from "effect"
 import { ChecksConfig } from "./checks.ts"
+import { DashboardConfig } from "./dashboard.ts"
 import { DiscordConfig } from "./discord.ts"
 import { redisConfig } from "./redis.ts"
 import { slackSettings } from "./slack.ts"
@@ -89,6 +90,7 @@ export const ConfigSchema = Config.all({
   slack: slackSettings,
   redis: redisConfig,
   checks: ChecksConfig,
+  dashboard: DashboardConfig,
   otel: Config.all({
     endpoint: Config.option(httpUrl("OTEL_EXPORTER_OTLP_ENDPOINT", "")).pipe(
       Config.map(Option.filter((s) => s.length > 0))

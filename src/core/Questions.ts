@@ -37,6 +37,8 @@ export class Questions extends Context.Service<Questions, {
   readonly sourceOf: (questionId: string) => Effect.Effect<string | undefined>
   /** The question waiting in `source`, if any: a free-text message from there answers it. */
   readonly pendingFor: (source: string) => Effect.Effect<PendingQuestion | undefined>
+  /** Every question waiting for an answer (the dashboard shows exec approvals). */
+  readonly pending: Effect.Effect<ReadonlyArray<PendingQuestion>>
 }>()("switchboard/Questions") {
   /**
    * One pending question per source, each a Deferred the asking turn waits on. The question goes to
@@ -107,7 +109,9 @@ export class Questions extends Context.Service<Questions, {
 
       const sourceOf = (questionId: string) => Effect.sync(() => byId.get(questionId)?.pending.source)
 
-      return Questions.of({ ask, answer, sourceOf, pendingFor })
+      const pending = Effect.sync(() => [...byId.values()].map((e) => e.pending))
+
+      return Questions.of({ ask, answer, sourceOf, pendingFor, pending })
     })
 
   /** Timeout from `SWITCHBOARD_ASK_TIMEOUT`. */

@@ -7,6 +7,7 @@ import { Dispatcher } from "../core/Dispatcher.ts"
 import { ChannelRoutes } from "../channels/http/ChannelRoutes.ts"
 import { Inbox } from "../channels/http/Inbox.ts"
 import { Channels } from "../core/Channels.ts"
+import { DeliveryLog } from "../core/DeliveryLog.ts"
 import { Intake } from "../core/Intake.ts"
 import { RequestLog } from "../core/RequestLog.ts"
 import { Router } from "../core/Router.ts"
@@ -16,9 +17,9 @@ import { Status } from "../core/Status.ts"
 import { TurnEvents } from "../core/TurnEvents.ts"
 import { Persistence } from "../store/Persistence.ts"
 
-/** Services with no dependencies on the session. */
-export const Foundation = Layer.mergeAll(Router.layer, RequestLog.layer, Channels.layer, TurnEvents.layer, Persistence.layer).pipe(
-  Layer.provideMerge(CommandQueue.memory)
+/** Services with no dependencies on the session. The Router records each delivery (DeliveryLog). */
+export const Foundation = Layer.mergeAll(DeliveryLog.recording(Router.layer), RequestLog.layer, Channels.layer, TurnEvents.layer, Persistence.layer).pipe(
+  Layer.provideMerge(Layer.mergeAll(CommandQueue.memory, DeliveryLog.layer))
 )
 
 export const core = <E, R>(session: Layer.Layer<Session, E, R>) => {

@@ -16,6 +16,10 @@ import { Session } from "../core/Session.ts"
 import { SystemEvents } from "../heartbeat/SystemEvents.ts"
 import { reloadHeartbeatSettings } from "../heartbeat/loadSettings.ts"
 import { ChecksRoutes } from "../channels/http/checksRoutes.ts"
+import { DashboardSessions } from "../channels/http/DashboardSessions.ts"
+import { DashboardRoutes } from "../channels/http/dashboardRoutes.ts"
+import { Events } from "../channels/http/Events.ts"
+import { EventsRoutes } from "../channels/http/eventsRoutes.ts"
 import { Checks } from "../checks/Checks.ts"
 import { checksLayer } from "./Checks.ts"
 import { core, Foundation } from "./Core.ts"
@@ -33,7 +37,7 @@ export const graph = <E, R>(
   session: Layer.Layer<Session, E, R>,
   runner: typeof HeartbeatRunner.layer = HeartbeatRunner.layer
 ) =>
-  Layer.mergeAll(runner, ExecJobs.status).pipe(
+  Layer.mergeAll(runner, ExecJobs.status, Events.layer, DashboardSessions.layer).pipe(
     Layer.provideMerge(checksLayer()),
     Layer.provideMerge(core(session)),
     Layer.provideMerge(agentServices.pipe(Layer.provide(Foundation))),
@@ -59,7 +63,7 @@ const app = (env: NodeJS.ProcessEnv) => Layer.unwrap(
       yield* Effect.logWarning("REDIS_URL is set, but this version has no Redis channel yet: it is ignored")
     }
     const session = config.model.provider === "openai" ? openAiSession : Session.echo
-    const routes = Layer.mergeAll(CoreRoutes, HeartbeatRoutes, AgentRoutes, ChecksRoutes)
+    const routes = Layer.mergeAll(CoreRoutes, HeartbeatRoutes, AgentRoutes, ChecksRoutes, EventsRoutes, DashboardRoutes)
     const http = ApiTokens.sighup.pipe(Layer.provideMerge(serveHttp(routes)))
     const edges = Layer.mergeAll(http, HeartbeatRunner.sighup, Checks.sighup, startChannels(optionalChannels))
     // QueueSpill is outermost: on SIGTERM it drains the Dispatcher (the running turn finishes while

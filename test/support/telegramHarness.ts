@@ -45,7 +45,8 @@ export const testQuestions = Layer.effect(
           return Deferred.succeed(entry.done, { _tag: "Answered", answer })
         }),
       sourceOf: (id) => Effect.sync(() => open.get(id)?.pending.source),
-      pendingFor: (source) => Effect.sync(() => [...open.values()].find((e) => e.pending.source === source)?.pending)
+      pendingFor: (source) => Effect.sync(() => [...open.values()].find((e) => e.pending.source === source)?.pending),
+      pending: Effect.sync(() => [...open.values()].map((e) => e.pending))
     })
   })
 )
