@@ -8,6 +8,7 @@ import { Events } from "../../src/channels/http/Events.ts"
 import { EventsRoutes } from "../../src/channels/http/eventsRoutes.ts"
 import type { GatewaySettings } from "../../src/config/GatewayConfig.ts"
 import { Dispatcher } from "../../src/core/Dispatcher.ts"
+import { Questions } from "../../src/core/Questions.ts"
 import type { Session } from "../../src/core/Session.ts"
 import { core } from "../../src/layers/Core.ts"
 import { serveHttp } from "../../src/layers/HttpServer.ts"
@@ -17,6 +18,7 @@ export const dashboardGateway = <E, R>(session: Layer.Layer<Session, E, R>, patc
   Dispatcher.drainOnStop.pipe(
     Layer.provideMerge(serveHttp(Layer.mergeAll(CoreRoutes, EventsRoutes, DashboardRoutes))),
     Layer.provideMerge(Layer.mergeAll(Events.layer, DashboardSessions.layer)),
+    Layer.provideMerge(Questions.layer),
     Layer.provideMerge(core(session)),
     Layer.provideMerge(testConfig(patch))
   )

@@ -116,6 +116,7 @@ export class Events extends Context.Service<Events, {
           config: {
             jaegerUrl: Option.getOrNull(jaegerUrl),
             publicPath,
+            serviceName: config.otel.serviceName,
             approval: config.exec.allow.length > 0 && config.exec.approval === "ask"
           },
           ...current,
