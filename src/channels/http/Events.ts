@@ -1,6 +1,6 @@
 // The gateway's live state as a stream of events, for GET /v1/events (the dashboard, scripts).
 // A client first gets a `snapshot` (everything the dashboard shows), then changes: immediate ones
-// (a turn finished, a delivery) as they happen, and every section of the snapshot again when it
+// (a turn started or finished, from TurnEvents; a delivery) as they happen, and every section of the snapshot again when it
 // changes (sampled every SAMPLE_EVERY while at least one client listens; nothing runs without
 // clients but the one-hour queue history). Publishing never waits for a client: each client has a
 // bounded buffer, and a client that lets it fill up is dropped with a `dropped` event.
@@ -8,9 +8,9 @@ import { Cause, Clock, Context, Effect, Layer, Option, Queue, Schedule, Schema, 
 import { GatewayConfig } from "../../config/GatewayConfig.ts"
 import { CommandQueue } from "../../core/CommandQueue.ts"
 import { DeliveryLog } from "../../core/DeliveryLog.ts"
-import { Dispatcher } from "../../core/Dispatcher.ts"
 import { Questions } from "../../core/Questions.ts"
 import { Status } from "../../core/Status.ts"
+import { onTurnEvents } from "../../core/TurnEvents.ts"
 import { Checks } from "../../checks/Checks.ts"
 import { ExecJobs } from "../../agent/exec/ExecJobs.ts"
 import { readSections, SECTIONS, type Sections } from "./dashboardState.ts"
@@ -67,7 +67,6 @@ export class Events extends Context.Service<Events, {
       const config = yield* GatewayConfig
       const status = yield* Status
       const queue = yield* CommandQueue
-      const dispatcher = yield* Dispatcher
       const deliveryLog = yield* DeliveryLog
       const checks = yield* Effect.serviceOption(Checks)
       const jobs = yield* Effect.serviceOption(ExecJobs)
@@ -145,12 +144,7 @@ export class Events extends Context.Service<Events, {
         for (const name of SECTIONS) {
           const json = JSON.stringify(current[name])
           if (last.get(name) === json) continue
-          const before = last.get(name)
           last.set(name, json)
-          if (name === "active" && current.active !== null) {
-            const was = before === undefined ? null : JSON.parse(before) as { id?: string } | null
-            if (was?.id !== (current.active as { id: string }).id) yield* publish({ type: "turn.started", data: current.active })
-          }
           yield* publish({ type: name, data: current[name] })
         }
       })
@@ -177,13 +171,13 @@ export class Events extends Context.Service<Events, {
       yield* forever("sampling the state", sample, SAMPLE_EVERY)
       yield* forever("recording the queue history", recordHistory, HISTORY_EVERY)
 
-      yield* dispatcher.onTurnFinished((request, outcome) =>
-        Clock.currentTimeMillis.pipe(Effect.flatMap((now) =>
-          publish({
+      yield* onTurnEvents((e) =>
+        publish(e._tag === "TurnStarted"
+          ? { type: "turn.started", data: { id: e.requestId, source: e.source, priority: e.priority, startedAt: new Date(e.at).toISOString() } }
+          : {
             type: "turn.finished",
-            data: { id: request.id, source: request.source, outcome: outcome._tag, at: new Date(now).toISOString() }
+            data: { id: e.requestId, source: e.source, priority: e.priority, outcome: e.outcome, at: new Date(e.at).toISOString(), durationMs: e.durationMs }
           })
-        ))
       )
       yield* deliveryLog.listen((record) => publish({ type: "delivery", data: record }))
       yield* status.contribute("events", Effect.sync(() => ({ clients: subscribers.size, maxClients: maxEventClients, buffer: eventBuffer, dropped: counters.dropped })))
