@@ -45,6 +45,7 @@ import { Router } from "../core/Router.ts"
 import { Status } from "../core/Status.ts"
 import { SystemEvents } from "./SystemEvents.ts"
 import { supervised } from "../core/supervised.ts"
+import { Persistence } from "../store/Persistence.ts"
 
 export class TripwireWriteFailed extends Schema.TaggedError<TripwireWriteFailed>()("TripwireWriteFailed", {
   path: Schema.String,
@@ -117,6 +118,7 @@ export class HeartbeatRunner extends Context.Service<HeartbeatRunner, {
         const router = yield* Router
         const events = yield* SystemEvents
         const wake = yield* HeartbeatWake
+        const persistence = yield* Persistence
         const layerScope = yield* Effect.scope
         const provider = yield* ConfigProvider.ConfigProvider
         const writeTripwire = options.writeTripwire ?? writeTripwireFile
@@ -170,7 +172,10 @@ export class HeartbeatRunner extends Context.Service<HeartbeatRunner, {
 
         const tickBody = (now: number) =>
           Effect.gen(function*() {
-            yield* writeTripwire(config.stateDir, now)
+            yield* writeTripwire(config.stateDir, now).pipe(
+              Effect.tapError((e) => persistence.failed("tripwire", e.reason))
+            )
+            yield* persistence.succeeded("tripwire")
             state.lastTripwireAt = now
             yield* Metric.update(heartbeatLastTick, Math.floor(now / 1000))
             state.snapshot = yield* snapshot

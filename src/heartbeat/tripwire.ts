@@ -21,9 +21,9 @@ export const parseTripwire = (text: string): number | undefined => {
 
 /** Write-then-rename, so a reader never sees a half-written file. */
 export const writeTripwireSync = (stateDir: string, at: number): void => {
-  mkdirSync(stateDir, { recursive: true })
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 })
   const tmp = join(stateDir, `.${TRIPWIRE_FILE}.${process.pid}.tmp`)
-  writeFileSync(tmp, formatTripwire(at))
+  writeFileSync(tmp, formatTripwire(at), { mode: 0o600 })
   renameSync(tmp, tripwirePath(stateDir))
 }
 

@@ -27,6 +27,7 @@ import { serveHttp } from "./HttpServer.ts"
 import { optionalChannels, startChannels } from "./channels.ts"
 import { VERSION } from "../domain/version.ts"
 import { Observability } from "./Observability.ts"
+import { StateDir } from "../store/StateDir.ts"
 
 /**
  * The service graph for a session layer. SystemEvents and HeartbeatWake sit below the Session
@@ -79,5 +80,11 @@ const app = (env: NodeJS.ProcessEnv) => Layer.unwrap(
 /** Built first, finalized last: the final log line, once everything else has stopped. */
 const stoppedLog = Layer.effectDiscard(Effect.addFinalizer(() => Effect.logInfo("switchboard stopped")))
 
+/** The state dir (probe, lock) is ready before anything in the graph writes to it. */
 export const daemon = (env: NodeJS.ProcessEnv) =>
-  app(env).pipe(Layer.provide(stoppedLog), Layer.provide(Observability), Layer.provideMerge(GatewayConfig.layer))
+  app(env).pipe(
+    Layer.provide(stoppedLog),
+    Layer.provide(StateDir.layer),
+    Layer.provide(Observability),
+    Layer.provideMerge(GatewayConfig.layer)
+  )
