@@ -6,7 +6,7 @@ import { cpSync, rmSync } from "node:fs"
 
 rmSync("dist", { recursive: true, force: true })
 await build({
-  entryPoints: { main: "src/main.ts", "cli/main": "src/cli/main.ts" },
+  entryPoints: { daemon: "src/main.ts", "cli/main": "src/cli/main.ts" },
   outdir: "dist",
   bundle: true,
   platform: "node",
@@ -25,6 +25,9 @@ await build({
   // Bundled CommonJS dependencies (grammY, ioredis) still call require().
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" }
 })
+
+// dist/main.js checks the Node version before it loads dist/daemon.js (see src/entry.ts).
+await build({ entryPoints: { main: "src/entry.ts" }, outdir: "dist", bundle: false, platform: "node", format: "esm", target: "node20", logLevel: "warning" })
 
 // The dashboard's plain files, served from dist/ui/ (see src/channels/http/dashboardRoutes.ts).
 cpSync("src/channels/http/ui", "dist/ui", { recursive: true })

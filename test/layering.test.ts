@@ -16,7 +16,8 @@ const FLOORS: Record<string, number> = {
   channels: 7,
   cli: 7,
   layers: 8,
-  "main.ts": 9
+  "main.ts": 9,
+  "entry.ts": 10
 }
 
 const walk = (dir: string): Array<string> =>

@@ -1,6 +1,5 @@
 // `switchboard status | send <text> | chat | watchdog | jobs | checks | digest --now`.
 import { randomUUID } from "node:crypto"
-import { createInterface } from "node:readline"
 import { Config, Console, Deferred, Duration, Effect, Fiber, type Option, type Redacted } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { formatStatus } from "../domain/formatStatus.ts"
@@ -8,6 +7,7 @@ import { type ClientError, GatewayClient, type InboxMessage, sendAndWait } from 
 import { checksCommand, digestCommand } from "./checks.ts"
 import { jobsCommand } from "./jobs.ts"
 import { runWatchdog } from "./watchdog.ts"
+import { chatTerminal, redraw } from "./terminal.ts"
 
 const url = Flag.String("url").pipe(
   Flag.withDescription("switchboard HTTP API (env SWITCHBOARD_URL)"),
@@ -42,16 +42,30 @@ const withClient = <A, E>(
 
 const status = Command.make(
   "status",
-  { url, token, json: Flag.Boolean("json").pipe(Flag.withDescription("print the raw /status JSON"), Flag.withDefault(false)) },
+  {
+    url,
+    token,
+    json: Flag.Boolean("json").pipe(Flag.withDescription("print the raw /status JSON"), Flag.withDefault(false)),
+    watch: Flag.Boolean("watch").pipe(Flag.withDescription("redraw every --every seconds until Ctrl-C"), Flag.withDefault(false)),
+    every: Flag.Int("every").pipe(Flag.withDescription("seconds between redraws with --watch"), Flag.withDefault(2))
+  },
   (flags) =>
     withClient(
       flags,
       Effect.gen(function*() {
-        const doc = yield* (yield* GatewayClient).getJson<Record<string, unknown>>("/status")
-        yield* Console.log(flags.json ? JSON.stringify(doc, null, 2) : formatStatus(doc))
+        const client = yield* GatewayClient
+        const render = Effect.map(client.getJson<Record<string, unknown>>("/status"), (doc) =>
+          flags.json ? JSON.stringify(doc, null, 2) : formatStatus(doc))
+        if (!flags.watch) return yield* Console.log(yield* render)
+        // In place until Ctrl-C; a daemon that went away is said on the same screen, and watched for.
+        const frame = render.pipe(
+          Effect.catch((e) => Effect.succeed(`switchboard: ${e.message}; retrying…`)),
+          Effect.flatMap((text) => redraw(`${text}\n\n${new Date().toLocaleTimeString()} · every ${flags.every} s · Ctrl-C to stop`))
+        )
+        return yield* frame.pipe(Effect.andThen(Effect.sleep(Duration.seconds(Math.max(1, flags.every)))), Effect.forever)
       })
     )
-).pipe(Command.withDescription("Show queue, active turn, heartbeat and channels"))
+).pipe(Command.withDescription("Show queue, active turn, heartbeat and channels (--watch: keep it on screen, refreshed)"))
 
 const send = Command.make(
   "send",
@@ -88,6 +102,8 @@ const chat = Command.make(
       flags,
       Effect.gen(function*() {
         const client = yield* GatewayClient
+        // At a terminal: a prompt saying who you talk as, kept under what arrives.
+        const terminal = chatTerminal(`${flags.source}> `)
         const inbox = `/v1/inbox/${encodeURIComponent(flags.source)}`
         type Page = { messages: ReadonlyArray<InboxMessage>; next: number; epoch?: string }
         const start = yield* client.getJson<Page>(`${inbox}?after=${Number.MAX_SAFE_INTEGER}`)
@@ -108,7 +124,7 @@ const chat = Command.make(
           const epoch = state.epoch === undefined ? "" : `&epoch=${state.epoch}`
           const page = yield* client.getJson<Page>(`${inbox}?after=${state.after}&wait=25${epoch}`)
           for (const m of page.messages) {
-            yield* Console.log(show(m))
+            yield* terminal.print(show(m))
             if (m.requestId !== undefined && (m.kind === "reply" || m.kind === "error")) {
               state.outstanding.delete(m.requestId)
             }
@@ -142,7 +158,12 @@ const chat = Command.make(
           error._tag === "GatewayRefused" && error.code === "too_many_waiters" ? Effect.sleep("2 seconds") : recover(error)
         const poll = pollOnce.pipe(Effect.catch(busy), Effect.forever)
         const poller = yield* Effect.forkChild(poll)
-        yield* Console.error(`connected to ${client.url} as ${flags.source}; type a message, Ctrl-D to quit`)
+        const agent = yield* client.getJson<{ session?: { provider?: string; model?: string } }>("/status").pipe(
+          Effect.map((s) => s.session?.provider === undefined ? "" : `, agent ${s.session.provider}${s.session.model && s.session.model !== s.session.provider ? ` (${s.session.model})` : ""}`),
+          Effect.orElseSucceed(() => "")
+        )
+        yield* Console.error(`connected to ${client.url} as ${flags.source}${agent}; type a message, Ctrl-D to quit`)
+        yield* terminal.prompt
         // A line typed while the daemon is away is sent once it is back; one refused because the
         // queue is full is sent again a little later. Its own idempotency key makes a retry after a
         // lost answer a duplicate, not a second message.
@@ -165,14 +186,16 @@ const chat = Command.make(
           )
           return attempt
         }
-        // The async iterator buffers lines that arrive while a message is being posted.
-        const lines = createInterface({ input: process.stdin, terminal: false })[Symbol.asyncIterator]()
         for (;;) {
-          const next = yield* Effect.promise(() => lines.next())
+          const next = yield* Effect.promise(() => terminal.lines.next())
           const line: string | undefined = next.done ? undefined : next.value
           if (line === undefined) break
-          if (line.trim() === "") continue
+          if (line.trim() === "") {
+            yield* terminal.prompt
+            continue
+          }
           const accepted = yield* send(line)
+          yield* terminal.prompt
           // Answered at once (an answer to a pending question, /status): nothing more to wait for.
           if (accepted.status !== "done") state.outstanding.add(accepted.id)
         }
@@ -181,6 +204,7 @@ const chat = Command.make(
         yield* settleIfDone
         yield* Deferred.await(settled).pipe(Effect.timeoutOption("120 seconds"))
         yield* Fiber.interrupt(poller)
+        yield* terminal.close
       })
     )
 ).pipe(Command.withDescription("Talk to the agent interactively; notifications and questions appear as they arrive"))

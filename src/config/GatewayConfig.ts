@@ -99,7 +99,8 @@ export const ConfigSchema = Config.all({
   }),
   log: Config.all({
     level: Config.LogLevel("SWITCHBOARD_LOG_LEVEL").pipe(Config.withDefault("Info")),
-    format: Config.Literals(["json", "pretty"], "SWITCHBOARD_LOG_FORMAT").pipe(Config.withDefault("json"))
+    /** None: `pretty` when stdout is a terminal, `json` otherwise (decided in layers/Observability.ts). */
+    format: Config.option(Config.Literals(["json", "pretty"], "SWITCHBOARD_LOG_FORMAT"))
   })
 })
 

@@ -57,7 +57,10 @@ export const serveHttp = <E, R>(routes: Layer.Layer<never, E, R>) =>
       const listening = Layer.effectDiscard(
         Effect.gen(function*() {
           const url = yield* HttpServer.addressFormattedWith((address) => Effect.succeed(address))
-          yield* Effect.logInfo(`switchboard listening on ${url}`).pipe(Effect.annotateLogs({ url }))
+          // The one line a newcomer needs: where the API is, where to look, what to type next.
+          yield* Effect.logInfo(`switchboard listening on ${url} — dashboard at ${url}/, try: npx switchboard chat`).pipe(
+            Effect.annotateLogs({ url })
+          )
           // Tools (and port-0 users) find the daemon here, whatever the log level.
           yield* writeFileAtomic(join(config.stateDir, "daemon.json"), JSON.stringify({ pid: process.pid, url }) + "\n")
         })
