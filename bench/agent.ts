@@ -14,6 +14,7 @@ import { AgentSession } from "../src/agent/AgentSession.ts"
 import { GatewayConfig } from "../src/config/GatewayConfig.ts"
 import { Intake } from "../src/core/Intake.ts"
 import { RequestLog } from "../src/core/RequestLog.ts"
+import { Store } from "../src/store/Store.ts"
 
 export interface AgentBenchFigures {
   readonly toolCalls: number
@@ -68,6 +69,7 @@ const measure = (toolCalls: number, turns: number, warmup: number) =>
     const spent = { ms: 0 }
     const layer = core(AgentSession.layer).pipe(
       Layer.provideMerge(ChatModel.fromLanguageModel("instant").pipe(Layer.provide(instantModel(toolCalls, spent)))),
+      Layer.provideMerge(Store.memory),
       Layer.provideMerge(GatewayConfig.test((s) => ({ ...s, stateDir: dir, model: { ...s.model, provider: "openai" } })))
     )
     const samples = yield* Effect.gen(function*() {

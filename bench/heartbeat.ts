@@ -15,6 +15,7 @@ import { HeartbeatWake } from "../src/heartbeat/HeartbeatWake.ts"
 import { Intake } from "../src/core/Intake.ts"
 import { Session } from "../src/core/Session.ts"
 import { SystemEvents } from "../src/heartbeat/SystemEvents.ts"
+import { Store } from "../src/store/Store.ts"
 
 export interface Figures {
   readonly [name: string]: number | string
@@ -53,6 +54,7 @@ const graph = (stateDir: string, onPrompt: (r: Inbound, at: number) => Effect.Ef
   }).pipe(
     Layer.provideMerge(core(session)),
     Layer.provideMerge(Layer.mergeAll(SystemEvents.layer, HeartbeatWake.layer)),
+    Layer.provideMerge(Store.memory),
     Layer.provideMerge(config)
   )
 }

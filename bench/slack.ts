@@ -8,6 +8,7 @@ import { renderMrkdwn } from "../src/channels/slack/render.ts"
 import { SlackApi } from "../src/channels/slack/SlackApi.ts"
 import { SlackChannel } from "../src/channels/slack/SlackChannel.ts"
 import { GatewayConfig } from "../src/config/GatewayConfig.ts"
+import { Store } from "../src/store/Store.ts"
 import { Session } from "../src/core/Session.ts"
 import { startChannel } from "../src/layers/channels.ts"
 import { core } from "../src/layers/Core.ts"
@@ -35,7 +36,7 @@ const roundTrips = (messages: number) =>
         layer: SlackChannel.layerWithApi.pipe(
           Layer.provide(Layer.effect(SlackApi, SlackApi.make(Redacted.make(fake.botToken), fake.apiRoot)))
         )
-      }).pipe(Layer.provideMerge(core(Session.echo)), Layer.provideMerge(noQuestions), Layer.provideMerge(config))
+      }).pipe(Layer.provideMerge(core(Session.echo)), Layer.provideMerge(noQuestions), Layer.provideMerge(Store.memory), Layer.provideMerge(config))
     )
     yield* fake.waitFor("connected", fake.connected, 10_000)
     const latencies: Array<number> = []

@@ -13,6 +13,7 @@ import { TelegramChannel } from "../src/channels/telegram/TelegramChannel.ts"
 import { telegram } from "../src/channels/telegram/definition.ts"
 import { startChannel } from "../src/layers/channels.ts"
 import { fakeBotApi, textUpdate } from "../test/support/fakeBotApi.ts"
+import { Store } from "../src/store/Store.ts"
 
 export interface Figures {
   readonly [name: string]: number | string
@@ -50,6 +51,7 @@ const roundTrips = (messages: number) =>
       }).pipe(
         Layer.provideMerge(core(Session.echo)),
         Layer.provideMerge(noQuestions),
+        Layer.provideMerge(Store.memory),
         Layer.provideMerge(config)
       )
     )

@@ -6,6 +6,7 @@ import { DashboardConfig } from "./dashboard.ts"
 import { DiscordConfig } from "./discord.ts"
 import { redisConfig } from "./redis.ts"
 import { slackSettings } from "./slack.ts"
+import { storeConfig } from "./store.ts"
 import { TelegramConfig } from "./telegram.ts"
 import { execSection } from "./exec.ts"
 import { HttpLimitsConfig } from "./httpLimits.ts"
@@ -32,6 +33,7 @@ export const ConfigSchema = Config.all({
   }),
   httpLimits: HttpLimitsConfig,
   stateDir: Config.String("SWITCHBOARD_STATE_DIR").pipe(Config.withDefault("./.switchboard")),
+  store: storeConfig,
   queue: Config.all({
     cap: positiveInt("SWITCHBOARD_QUEUE_CAP", 1000),
     agingAfter: duration("SWITCHBOARD_QUEUE_AGING", "2 minutes"),

@@ -93,6 +93,8 @@ export const describeStartupFailure = (error: unknown, env: NodeJS.ProcessEnv): 
   ) {
     return `invalid configuration: ${e.message}`
   }
+  // The store (src/store/Store.ts) cannot be opened, is not SQLite, or is of a newer schema.
+  if (e?._tag === "StoreUnavailable") return e.message ?? String(error)
   if (e?._tag === "ServeError") return `cannot start the HTTP API: ${e.cause?.message ?? e.message}`
   return `cannot start: ${e?.message ?? String(error)}`
 }

@@ -1,13 +1,21 @@
 // The queue between channels and the session: priority order, FIFO within a priority, aging,
 // a cap with a clear refusal, and dedupe by the channel's message id. Each item carries its own
-// source; nothing here reads ambient state. The in-memory layer lives here; a durable one
-// implements the same interface.
+// source; nothing here reads ambient state. Durable: an accepted request is committed to the Store
+// (with its dedupe id) before `offer` returns, so before its channel is told it was received; the
+// lanes in memory are a cache of the `queue` table. A start puts every kept request back in its
+// order, the one that was running included (it runs again). Relays are not stored: the system
+// events they carry are, and are relayed again.
 import { Clock, Context, Duration, Effect, Latch, Layer, Metric } from "effect"
 import { QueueFull } from "../domain/errors.ts"
 import { type Inbound, PRIORITIES, type Priority } from "../domain/model.ts"
 import { effectiveRank } from "../domain/priority.ts"
 import { queueDepth, queueDuplicates, queueRefused } from "../domain/metrics.ts"
 import { GatewayConfig } from "../config/GatewayConfig.ts"
+import { Store } from "../store/Store.ts"
+import { isSeen, pruneDedupe, rememberId } from "../store/tables/dedupe.ts"
+import { insertQueued, loadQueue, removeQueued, setQueueState } from "../store/tables/queue.ts"
+import type { Db } from "../store/db.ts"
+import { RequestLog } from "./RequestLog.ts"
 
 export interface QueuedItem {
   readonly request: Inbound
@@ -38,8 +46,11 @@ export interface QueueOptions {
   readonly dedupeMax?: number | undefined
 }
 
-/** A busy hour of ids is well below this; it bounds memory (~10 MB) under a flood. */
+/** A busy hour of ids is well below this; it bounds the dedupe table (~10 MB) under a flood. */
 export const DEFAULT_DEDUPE_MAX = 100_000
+
+/** Expired dedupe ids are deleted every this many new ids. */
+const PRUNE_EVERY = 256
 
 export class CommandQueue extends Context.Service<CommandQueue, {
   /**
@@ -63,53 +74,74 @@ export class CommandQueue extends Context.Service<CommandQueue, {
   readonly pending: Effect.Effect<ReadonlyArray<QueuedItem>>
   readonly stats: Effect.Effect<QueueStats>
 }>()("switchboard/CommandQueue") {
-  static readonly make = (options: QueueOptions) =>
+  /** Needs the Store; `recovered` is told of each request put back at start (before `take` sees it). */
+  static readonly make = (options: QueueOptions, recovered: (request: Inbound) => Effect.Effect<void> = () => Effect.void) =>
     Effect.gen(function*() {
+      const store = yield* Store
       const agingMs = Duration.toMillis(options.agingAfter)
       const windowMs = Duration.toMillis(options.dedupeWindow)
+      const dedupeMax = options.dedupeMax ?? DEFAULT_DEDUPE_MAX
       // One FIFO lane per base priority. Within a lane the head is the oldest, so it is also the
       // lane's most-aged item: comparing the four heads is enough to pick the next one.
       const lanes: Record<Priority, Array<QueuedItem>> = { command: [], human: [], relay: [], event: [] }
-      const seen = new Map<string, number>() // id → expiry (ms); insertion order ≈ expiry order
       const nonEmpty = yield* Latch.make(false)
       yield* Metric.update(queueDepth, 0)
       yield* Metric.update(queueRefused, 0) // a series from the start, for increase() alerts
       yield* Metric.update(queueDuplicates, 0)
       const counters = { seq: 0, accepted: 0, refused: 0, duplicates: 0 }
+      /** Dedupe rows, counted from above (a replaced id counts twice): the table is pruned before it passes the bound. */
+      const dedupeRows = { approx: 0, sincePrune: 0 }
 
       const depth = () => PRIORITIES.reduce((n, p) => n + lanes[p].length, 0)
 
-      const forgetExpired = (now: number) => {
-        for (const [id, expiry] of seen) {
-          if (expiry > now) break
-          seen.delete(id)
-        }
+      // What the last life left: every request in its order, the running one again first in its lane.
+      const startedAt = yield* Clock.currentTimeMillis
+      const kept = yield* store.transaction("recover the queue", (db) => {
+        const loaded = loadQueue(db)
+        for (const bad of loaded.rejected) removeQueued(db, bad.id)
+        db.run("UPDATE queue SET state = 'queued' WHERE state = 'running'")
+        return { ...loaded, dedupe: pruneDedupe(db, startedAt, dedupeMax) }
+      })
+      dedupeRows.approx = kept.dedupe
+      for (const bad of kept.rejected) {
+        yield* Effect.logError("a stored request does not decode; dropped").pipe(
+          Effect.annotateLogs({ requestId: bad.id, reason: bad.reason })
+        )
       }
-
-      const headOrder = (now: number, from: Record<Priority, Array<QueuedItem>> = lanes) =>
-        PRIORITIES.flatMap((p) => {
-          const head = from[p][0]
-          return head === undefined ? [] : [{ p, head, rank: effectiveRank(p, now - head.enqueuedAt, agingMs) }]
-        }).sort((a, b) => a.rank - b.rank || a.head.seq - b.head.seq)
+      for (const row of kept.items) {
+        const item: QueuedItem = { request: row.request, seq: row.seq, enqueuedAt: row.enqueuedAt }
+        yield* recovered(row.request)
+        lanes[row.request.priority].push(item)
+        counters.seq = Math.max(counters.seq, row.seq + 1)
+      }
+      if (kept.items.length > 0) {
+        const rerun = kept.items.filter((r) => r.state === "running").map((r) => r.request.id)
+        yield* Effect.logInfo(`queued ${kept.items.length} request(s) kept from the last run`).pipe(
+          Effect.annotateLogs({ requestIds: kept.items.map((r) => r.request.id).join(","), runsAgain: rerun.join(",") })
+        )
+        yield* Metric.update(queueDepth, depth())
+        nonEmpty.openUnsafe()
+      }
 
       const isDuplicate = (id: string) =>
         Effect.gen(function*() {
-          forgetExpired(yield* Clock.currentTimeMillis)
-          if (!seen.has(id)) return false
+          const now = yield* Clock.currentTimeMillis
+          if (!(yield* store.read("dedupe lookup", (db) => isSeen(db, id, now)))) return false
           counters.duplicates++
           yield* Metric.update(queueDuplicates, 1)
           return true
         })
 
-      const rememberAt = (id: string, now: number) => {
-        seen.delete(id)
-        seen.set(id, now + windowMs)
-        for (const [old] of seen) {
-          if (seen.size <= (options.dedupeMax ?? DEFAULT_DEDUPE_MAX)) break
-          seen.delete(old)
+      const rememberIn = (db: Db, id: string, now: number) => {
+        rememberId(db, id, now + windowMs)
+        dedupeRows.approx++
+        if (++dedupeRows.sincePrune >= PRUNE_EVERY || dedupeRows.approx > dedupeMax) {
+          dedupeRows.approx = pruneDedupe(db, now, dedupeMax)
+          dedupeRows.sincePrune = 0
         }
       }
-      const remember = (id: string) => Effect.map(Clock.currentTimeMillis, (now) => rememberAt(id, now))
+      const remember = (id: string) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) => store.transaction("remember an id", (db) => rememberIn(db, id, now)))
 
       const offer = (request: Inbound, onAccept: Effect.Effect<void> = Effect.void) =>
         Effect.gen(function*() {
@@ -121,14 +153,24 @@ export class CommandQueue extends Context.Service<CommandQueue, {
             return yield* new QueueFull({ cap: options.cap })
           }
           const item: QueuedItem = { request, seq: counters.seq++, enqueuedAt: now }
+          // Committed before anyone is told: the channel acknowledges only after this returns.
+          yield* store.transaction("queue a request", (db) => {
+            if (request.priority !== "relay") insertQueued(db, request, item.seq, now)
+            rememberIn(db, request.id, now)
+          })
           yield* onAccept
-          rememberAt(request.id, now)
           lanes[request.priority].push(item)
           counters.accepted++
           yield* Metric.update(queueDepth, depth())
           nonEmpty.openUnsafe()
           return { _tag: "Accepted", item } as const
         })
+
+      const headOrder = (now: number, from: Record<Priority, Array<QueuedItem>> = lanes) =>
+        PRIORITIES.flatMap((p) => {
+          const head = from[p][0]
+          return head === undefined ? [] : [{ p, head, rank: effectiveRank(p, now - head.enqueuedAt, agingMs) }]
+        }).sort((a, b) => a.rank - b.rank || a.head.seq - b.head.seq)
 
       const tryTake = Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
@@ -137,6 +179,7 @@ export class CommandQueue extends Context.Service<CommandQueue, {
         lanes[next.p].shift()
         if (depth() === 0) nonEmpty.closeUnsafe()
         yield* Metric.update(queueDepth, depth())
+        yield* store.transaction("mark a request running", (db) => setQueueState(db, next.head.request.id, "running"))
         return next.head
       })
 
@@ -151,6 +194,7 @@ export class CommandQueue extends Context.Service<CommandQueue, {
           // Lanes are ordered by seq; an item taken from the head goes back in front of later ones.
           const at = lane.findIndex((other) => other.seq > item.seq)
           lane.splice(at < 0 ? lane.length : at, 0, item)
+          yield* store.transaction("put a request back", (db) => setQueueState(db, item.request.id, "queued"))
           yield* Metric.update(queueDepth, depth())
           nonEmpty.openUnsafe()
         })
@@ -190,12 +234,19 @@ export class CommandQueue extends Context.Service<CommandQueue, {
         }
       })
 
-      return CommandQueue.of({ offer, isDuplicate, remember, take, putBack, complete: () => Effect.void, pending, stats })
+      const complete = (item: QueuedItem) =>
+        store.transaction("remove a finished request", (db) => removeQueued(db, item.request.id))
+
+      return CommandQueue.of({ offer, isDuplicate, remember, take, putBack, complete, pending, stats })
     })
 
-  /** In-memory queue configured from GatewayConfig. */
-  static readonly memory = Layer.effect(
+  /** The durable queue, configured from GatewayConfig; requests kept from the last run are in the RequestLog again. */
+  static readonly layer = Layer.effect(
     CommandQueue,
-    GatewayConfig.use((c) => CommandQueue.make(c.queue))
+    Effect.gen(function*() {
+      const config = yield* GatewayConfig
+      const requests = yield* RequestLog
+      return yield* CommandQueue.make(config.queue, requests.queued)
+    })
   )
 }

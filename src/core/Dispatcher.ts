@@ -147,7 +147,7 @@ export class Dispatcher extends Context.Service<Dispatcher, {
               text: `That took longer than ${Duration.format(turnTimeout)} and was stopped.`
             }
           case "ShutDown":
-            return { kind: "error", text: "switchboard is restarting and could not finish this; please send it again." }
+            return undefined // handled before: it runs again at the next start
         }
       }
 
@@ -193,6 +193,12 @@ export class Dispatcher extends Context.Service<Dispatcher, {
             Effect.annotateLogs({ outcome: outcome._tag, durationMs: finishedAt - startedAt })
           )
 
+          if (outcome._tag === "ShutDown") {
+            // Cut off by a stop: like a crash, the request stays in the store and runs again at the
+            // next start. Nothing is said now; the sender gets the reply of that run.
+            yield* requests.failed(request.id, "switchboard stopped during this turn; it runs again at the next start")
+            return yield* queue.putBack(item)
+          }
           const reply = replyFor(request, outcome)
           if (reply !== undefined) {
             // The Router logs and counts failed deliveries; a crashing sender must not stop the queue.

@@ -17,7 +17,6 @@ import { RequestLog } from "./RequestLog.ts"
 import { Router } from "./Router.ts"
 
 const decodeLine = Schema.decodeUnknownResult(Schema.fromJsonString(Inbound))
-const encodeLine = Schema.encodeSync(Schema.fromJsonString(Inbound))
 
 const OutboxLine = Schema.Struct({
   target: Source,
@@ -125,16 +124,13 @@ export class QueueSpill extends Context.Service<QueueSpill, {
         yield* dispatcher.drain
         yield* intake.settle
         yield* router.stopOutbox
-        const kept = (yield* queue.pending).map((item) => item.request).filter((r) => r.priority !== "relay")
+        // The queue is in the Store already (committed when accepted); only the outbox is written here.
         const undelivered = yield* router.outbox
-        yield* writeKept(queueFile, kept, encodeLine)
         yield* writeKept(outboxFile, undelivered, encodeOutboxLine)
-        if (kept.length + undelivered.length > 0) {
-          yield* Effect.logInfo(
-            `kept ${kept.length} queued message(s) and ${undelivered.length} undelivered repl(ies) for the next start`
-          ).pipe(Effect.annotateLogs({ requestIds: kept.map((r) => r.id).join(",") }))
+        if (undelivered.length > 0) {
+          yield* Effect.logInfo(`kept ${undelivered.length} undelivered repl(ies) for the next start`)
         }
-        return { queued: kept.length, outbox: undelivered.length }
+        return { queued: 0, outbox: undelivered.length }
       })
 
       return QueueSpill.of({ restore, save })

@@ -12,6 +12,7 @@ import { CommandQueue } from "./CommandQueue.ts"
 import { Dispatcher } from "./Dispatcher.ts"
 import { Router } from "./Router.ts"
 import { Session } from "./Session.ts"
+import { Store } from "../store/Store.ts"
 
 export type HealthLevel = "pass" | "warn" | "fail"
 
@@ -54,6 +55,7 @@ export class Status extends Context.Service<Status, {
       const session = yield* Session
       const registry = yield* Channels
       const persistence = yield* Persistence
+      const store = yield* Store
       const startedAt = yield* Clock.currentTimeMillis
       yield* Metric.update(startTime, Math.floor(startedAt / 1000))
       yield* Metric.update(Metric.withAttributes(buildInfo, { version: VERSION, node: process.version }), 1)
@@ -96,6 +98,7 @@ export class Status extends Context.Service<Status, {
           },
           outbox: routerStats.outbox,
           persistence: yield* persistence.report,
+          store: yield* store.stats,
           ...extra,
           channels: { ...channels, ...(extra["channels"] as Record<string, unknown> | undefined) }
         }

@@ -17,9 +17,18 @@ import { Status } from "../core/Status.ts"
 import { TurnEvents } from "../core/TurnEvents.ts"
 import { Persistence } from "../store/Persistence.ts"
 
-/** Services with no dependencies on the session. The Router records each delivery (DeliveryLog). */
-export const Foundation = Layer.mergeAll(DeliveryLog.recording(Router.layer), RequestLog.layer, Channels.layer, TurnEvents.layer, Persistence.layer).pipe(
-  Layer.provideMerge(Layer.mergeAll(CommandQueue.memory, DeliveryLog.layer))
+/**
+ * Services with no dependencies on the session. The Router records each delivery (DeliveryLog).
+ * Requires GatewayConfig and the Store.
+ */
+export const Foundation = Layer.mergeAll(
+  DeliveryLog.recording(Router.layer),
+  Channels.layer,
+  TurnEvents.layer,
+  Persistence.layer,
+  CommandQueue.layer
+).pipe(
+  Layer.provideMerge(Layer.mergeAll(RequestLog.layer, DeliveryLog.layer))
 )
 
 export const core = <E, R>(session: Layer.Layer<Session, E, R>) => {

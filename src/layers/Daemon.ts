@@ -13,6 +13,7 @@ import { HeartbeatRunner } from "../heartbeat/HeartbeatRunner.ts"
 import { HeartbeatWake } from "../heartbeat/HeartbeatWake.ts"
 import { QueueSpill } from "../core/QueueSpill.ts"
 import { Session } from "../core/Session.ts"
+import { Store } from "../store/Store.ts"
 import { SystemEvents } from "../heartbeat/SystemEvents.ts"
 import { reloadHeartbeatSettings } from "../heartbeat/loadSettings.ts"
 import { ChecksRoutes } from "../channels/http/checksRoutes.ts"
@@ -70,9 +71,11 @@ const app = (env: NodeJS.ProcessEnv) => Layer.unwrap(
     // QueueSpill is outermost: on SIGTERM it drains the Dispatcher (the running turn finishes while
     // channels can still deliver), then keeps what is still queued and undelivered for the next start.
     const runner = HeartbeatRunner.layerWith({ loadSettings: reloadHeartbeatSettings(env) })
+    // The Store is built first and closed last: everything above it may write until it stops.
     return QueueSpill.layer.pipe(
       Layer.provideMerge(edges),
-      Layer.provideMerge(graph(session, runner))
+      Layer.provideMerge(graph(session, runner)),
+      Layer.provideMerge(Store.layer)
     )
   })
 )

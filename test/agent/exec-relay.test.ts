@@ -16,6 +16,7 @@ import { SystemEvents } from "../../src/heartbeat/SystemEvents.ts"
 import { converse, eventually, inbox, tempStateDir } from "../support/agentDriver.ts"
 import { agentSettings } from "../support/agentHarness.ts"
 import { fakeChatCompletions } from "../support/fakeChatCompletions.ts"
+import { Store } from "../../src/store/Store.ts"
 
 describe("exec end to end (in-process, real heartbeat)", () => {
   it.live("the completion is relayed to the chat that started the job, not to one that talked meanwhile", () =>
@@ -45,6 +46,7 @@ describe("exec end to end (in-process, real heartbeat)", () => {
         Layer.provideMerge(core(session)),
         Layer.provideMerge(agentServices.pipe(Layer.provide(Foundation))),
         Layer.provideMerge(Layer.mergeAll(SystemEvents.layer, HeartbeatWake.layer)),
+        Layer.provideMerge(Store.memory),
         Layer.provideMerge(config)
       )
       yield* Effect.gen(function*() {

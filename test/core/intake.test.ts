@@ -12,9 +12,11 @@ import { Questions } from "../../src/core/Questions.ts"
 import { RequestLog } from "../../src/core/RequestLog.ts"
 import { Session } from "../../src/core/Session.ts"
 import { testConfig } from "../support/harness.ts"
+import { Store } from "../../src/store/Store.ts"
 
 // The daemon's own composition (Questions sits below the core, as in the daemon).
 const withQuestions = graph(Session.echo).pipe(
+  Layer.provideMerge(Store.memory),
   Layer.provideMerge(testConfig((s) => ({ ...s, stateDir: mkdtempSync(join(tmpdir(), "switchboard-intake-")) })))
 )
 

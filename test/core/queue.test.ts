@@ -3,7 +3,13 @@ import { Duration, Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
 import type { Inbound, Priority } from "../../src/domain/model.ts"
 import { effectiveRank } from "../../src/domain/priority.ts"
-import { CommandQueue } from "../../src/core/CommandQueue.ts"
+import { CommandQueue, type QueueOptions } from "../../src/core/CommandQueue.ts"
+import { Store } from "../../src/store/Store.ts"
+
+/** A queue on a fresh in-memory store that lives as long as the test. */
+const makeQueue = (o: QueueOptions) =>
+  Effect.flatMap(Store.make({ path: ":memory:", durability: "process" }), (store) =>
+    CommandQueue.make(o).pipe(Effect.provideService(Store, store)))
 
 const options = { cap: 5, agingAfter: Duration.minutes(2), dedupeWindow: Duration.hours(1) }
 
@@ -29,10 +35,10 @@ describe("priority policy", () => {
   })
 })
 
-describe("CommandQueue (in memory)", () => {
+describe("CommandQueue", () => {
   it.effect("remembers at most dedupeMax ids for dedupe: the oldest is forgotten first", () =>
     Effect.gen(function*() {
-      const queue = yield* CommandQueue.make({ ...options, cap: 10, dedupeMax: 3 })
+      const queue = yield* makeQueue({ ...options, cap: 10, dedupeMax: 3 })
       for (const id of ["a", "b", "c", "d"]) yield* queue.offer(request(id))
       yield* takeIds(queue, 4)
       assert.strictEqual((yield* queue.offer(request("d")))._tag, "Duplicate")
@@ -41,7 +47,7 @@ describe("CommandQueue (in memory)", () => {
 
   it.effect("an item handed back (shutdown) is first in line again, ahead of later ones", () =>
     Effect.gen(function*() {
-      const queue = yield* CommandQueue.make({ ...options, cap: 10 })
+      const queue = yield* makeQueue({ ...options, cap: 10 })
       for (const id of ["h1", "h2", "h3"]) yield* queue.offer(request(id))
       const taken = yield* queue.take
       assert.strictEqual(taken.request.id, "h1")
@@ -52,7 +58,7 @@ describe("CommandQueue (in memory)", () => {
 
   it.effect("takes command > human > relay > event, FIFO within a priority", () =>
     Effect.gen(function*() {
-      const queue = yield* CommandQueue.make({ ...options, cap: 10 })
+      const queue = yield* makeQueue({ ...options, cap: 10 })
       for (const [id, p] of [["e1", "event"], ["h1", "human"], ["r1", "relay"], ["h2", "human"], ["c1", "command"], ["e2", "event"]] as const) {
         yield* queue.offer(request(id, p))
       }
@@ -62,7 +68,7 @@ describe("CommandQueue (in memory)", () => {
 
   it.effect("an automation event that waited past the aging time overtakes newer human messages", () =>
     Effect.gen(function*() {
-      const queue = yield* CommandQueue.make({ ...options, cap: 10 })
+      const queue = yield* makeQueue({ ...options, cap: 10 })
       yield* queue.offer(request("old-event", "event"))
       yield* TestClock.adjust("1 minute")
       yield* queue.offer(request("h1", "human"))
@@ -75,7 +81,7 @@ describe("CommandQueue (in memory)", () => {
 
   it.effect("aging never lets an event overtake a control command", () =>
     Effect.gen(function*() {
-      const queue = yield* CommandQueue.make({ ...options, cap: 10 })
+      const queue = yield* makeQueue({ ...options, cap: 10 })
       yield* queue.offer(request("old-event", "event"))
       yield* TestClock.adjust("1 hour")
       yield* queue.offer(request("stop", "command"))
@@ -84,7 +90,7 @@ describe("CommandQueue (in memory)", () => {
 
   it.effect("refuses clearly when full, and accepts again once there is room", () =>
     Effect.gen(function*() {
-      const queue = yield* CommandQueue.make(options)
+      const queue = yield* makeQueue(options)
       for (let i = 0; i < 5; i++) yield* queue.offer(request(`m${i}`))
       const refused = yield* queue.offer(request("m5")).pipe(Effect.flip)
       assert.strictEqual(refused._tag, "QueueFull")
@@ -99,7 +105,7 @@ describe("CommandQueue (in memory)", () => {
 
   it.effect("a repeated id is recognised as a duplicate within the window, and accepted after it", () =>
     Effect.gen(function*() {
-      const queue = yield* CommandQueue.make(options)
+      const queue = yield* makeQueue(options)
       assert.strictEqual((yield* queue.offer(request("tg:1")))._tag, "Accepted")
       yield* queue.take // even after it was answered
       yield* TestClock.adjust("59 minutes")
@@ -111,7 +117,7 @@ describe("CommandQueue (in memory)", () => {
 
   it.effect("take waits while empty and wakes on the next offer; each item keeps its own source", () =>
     Effect.gen(function*() {
-      const queue = yield* CommandQueue.make(options)
+      const queue = yield* makeQueue(options)
       const taker = yield* Effect.forkChild(queue.take)
       yield* Effect.yieldNow
       assert.isUndefined(taker.pollUnsafe())

@@ -16,6 +16,7 @@ import { HeartbeatWake } from "../../src/heartbeat/HeartbeatWake.ts"
 import { SystemEvents } from "../../src/heartbeat/SystemEvents.ts"
 import { core } from "../../src/layers/Core.ts"
 import { until } from "../support/harness.ts"
+import { Store } from "../../src/store/Store.ts"
 
 describe("relay retries", () => {
   /** The daemon's heartbeat graph on the TestClock with a session answering `reply`. */
@@ -32,6 +33,7 @@ describe("relay retries", () => {
     const layer = HeartbeatRunner.layer.pipe(
       Layer.provideMerge(core(session)),
       Layer.provideMerge(Layer.mergeAll(SystemEvents.layer, HeartbeatWake.layer)),
+      Layer.provideMerge(Store.memory),
       Layer.provideMerge(GatewayConfig.test((s) => ({ ...s, stateDir, heartbeat: { ...s.heartbeat, every } })))
     )
     return <A, E>(body: Effect.Effect<A, E, Layer.Success<typeof layer>>) =>

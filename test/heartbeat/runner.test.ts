@@ -24,6 +24,7 @@ import { Status } from "../../src/core/Status.ts"
 import { SystemEvents } from "../../src/heartbeat/SystemEvents.ts"
 import { until } from "../support/harness.ts"
 import { recordingTracer } from "../support/recordingTracer.ts"
+import { Store } from "../../src/store/Store.ts"
 
 type Reply = (request: Inbound) => Effect.Effect<string, TurnFailed>
 
@@ -63,6 +64,7 @@ const harness = (options: {
   const layer = HeartbeatRunner.layerWith(options.runner).pipe(
     Layer.provideMerge(core(session)),
     Layer.provideMerge(Layer.mergeAll(SystemEvents.layer, HeartbeatWake.layer)),
+    Layer.provideMerge(Store.memory),
     Layer.provideMerge(config)
   )
   return {

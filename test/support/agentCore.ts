@@ -6,6 +6,7 @@ import { AgentSession } from "../../src/agent/AgentSession.ts"
 import { agentServices as agentParts } from "../../src/agent/composition.ts"
 import { GatewayConfig } from "../../src/config/GatewayConfig.ts"
 import { type Patch, type Recorded, recordingHeartbeat } from "./agentHarness.ts"
+import { Store } from "../../src/store/Store.ts"
 
 /** The agent in the core graph: Questions and ExecJobs share the core's Router (layers memoize). */
 export const agentCore = (patch: Patch, recorded: Recorded, chatModel = ChatModel.layerNodeHttp) => {
@@ -16,6 +17,7 @@ export const agentCore = (patch: Patch, recorded: Recorded, chatModel = ChatMode
   return core(AgentSession.layer).pipe(
     Layer.provideMerge(agentServices),
     Layer.provideMerge(chatModel),
+    Layer.provideMerge(Store.memory),
     Layer.provideMerge(GatewayConfig.test(patch))
   )
 }

@@ -20,6 +20,7 @@ import { SystemEvents } from "../../src/heartbeat/SystemEvents.ts"
 import { checksLayer } from "../../src/layers/Checks.ts"
 import { core } from "../../src/layers/Core.ts"
 import { quietLogs } from "./harness.ts"
+import { Store } from "../../src/store/Store.ts"
 
 export interface Prompt {
   readonly request: Inbound
@@ -92,6 +93,7 @@ export const checksHarness = (options: ChecksHarnessOptions) => {
   ).pipe(
     Layer.provideMerge(core(session)),
     Layer.provideMerge(Layer.mergeAll(SystemEvents.layer, HeartbeatWake.layer)),
+    Layer.provideMerge(Store.memory),
     Layer.provideMerge(config),
     Layer.provideMerge(env)
   )

@@ -19,6 +19,7 @@ import { QueueSpill } from "../../src/core/QueueSpill.ts"
 import { RequestLog } from "../../src/core/RequestLog.ts"
 import { Router } from "../../src/core/Router.ts"
 import { Session } from "../../src/core/Session.ts"
+import { Store, type StoreUnavailable } from "../../src/store/Store.ts"
 
 /** Tests keep the log quiet unless something goes wrong. */
 export const quietLogs = Layer.succeed(References.MinimumLogLevel, "Warn")
@@ -35,12 +36,24 @@ export const gatewayWithHttp = <E, R>(
   Dispatcher.drainOnStop.pipe(
     Layer.provideMerge(serveHttp(routes)),
     Layer.provideMerge(core(session)),
+    Layer.provideMerge(Store.memory),
     Layer.provideMerge(testConfig(patch))
   )
 
-/** Core graph only (no sockets), for `it.effect` tests on the TestClock. */
-export const gateway = <E, R>(session: Layer.Layer<Session, E, R>, patch?: (s: GatewaySettings) => GatewaySettings) =>
-  Dispatcher.drainOnStop.pipe(Layer.provideMerge(core(session)), Layer.provideMerge(testConfig(patch)))
+/**
+ * Core graph only (no sockets), for `it.effect` tests on the TestClock. The store is in memory
+ * unless the test passes `Store.layer` (the file in the state dir: what a restart finds again).
+ */
+export const gateway = <E, R>(
+  session: Layer.Layer<Session, E, R>,
+  patch?: (s: GatewaySettings) => GatewaySettings,
+  store: Layer.Layer<Store, StoreUnavailable, GatewayConfig> = Store.memory
+) =>
+  Dispatcher.drainOnStop.pipe(
+    Layer.provideMerge(core(session)),
+    Layer.provideMerge(store),
+    Layer.provideMerge(testConfig(patch))
+  )
 
 export const baseUrl = HttpServer.addressFormattedWith((address) => Effect.succeed(address))
 
@@ -104,13 +117,14 @@ export const tempStateDir = Effect.acquireRelease(
 )
 
 /**
- * One daemon life in process: the core graph with QueueSpill on `stateDir`, in its own scope, so
- * a test can stop it (close the scope) and start the next life on the same state dir.
+ * One daemon life in process: the core graph with its store file (and QueueSpill) on `stateDir`,
+ * in its own scope, so a test can stop it (close the scope) and start the next life on the same
+ * state dir. A crash is a second life started while the first one never stopped.
  */
 export const daemonLife = <E, R>(session: Layer.Layer<Session, E, R>, stateDir: string) =>
   Effect.gen(function*() {
     const scope = yield* Scope.make()
-    const layer = QueueSpill.layer.pipe(Layer.provideMerge(gateway(session, (s) => ({ ...s, stateDir }))))
+    const layer = QueueSpill.layer.pipe(Layer.provideMerge(gateway(session, (s) => ({ ...s, stateDir }), Store.layer)))
     const context = yield* Layer.buildWithScope(layer, scope)
     return {
       scope,

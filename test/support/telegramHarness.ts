@@ -16,6 +16,7 @@ import { TelegramChannel } from "../../src/channels/telegram/TelegramChannel.ts"
 import { telegram } from "../../src/channels/telegram/definition.ts"
 import { startChannel } from "../../src/layers/channels.ts"
 import type { FakeBotApi } from "./fakeBotApi.ts"
+import { Store } from "../../src/store/Store.ts"
 
 /** Questions as the agent work defines them, reduced to what the channel relies on. */
 export const testQuestions = Layer.effect(
@@ -147,6 +148,7 @@ export const testCore = (patch: Patch, options: { longText?: string } = {}) => {
   return core(scriptedSession(options)).pipe(
     Layer.provideMerge(questions),
     Layer.provideMerge(Gates.layer),
+    Layer.provideMerge(Store.memory),
     Layer.provideMerge(GatewayConfig.test((s) => patch(noGrace(s))))
   )
 }

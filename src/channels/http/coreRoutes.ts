@@ -13,6 +13,7 @@ import { HttpLimits } from "./HttpLimits.ts"
 import { Inbox } from "./Inbox.ts"
 import { Intake } from "../../core/Intake.ts"
 import { RequestLog } from "../../core/RequestLog.ts"
+import { Store } from "../../store/Store.ts"
 import { Status } from "../../core/Status.ts"
 import { allowSource, ApiError, badRequest, defaultSource, jsonBody, notFound, numberParam, query, route } from "./api.ts"
 import { ChannelRoutesFallback } from "./ChannelRoutes.ts"
@@ -62,6 +63,7 @@ const Metrics = route("GET", "/metrics", Effect.gen(function*() {
   const now = yield* Clock.currentTimeMillis
   const queue = yield* (yield* CommandQueue).stats
   const active = yield* (yield* Dispatcher).active
+  yield* (yield* Store).stats // refreshes the row gauges
   yield* Metric.update(queueOldestWait, queue.depth === 0 ? 0 : queue.oldestWaitMs / 1000)
   yield* Metric.update(turnRunning, active === undefined ? 0 : (now - active.startedAt) / 1000)
   const text = yield* PrometheusMetrics.format()

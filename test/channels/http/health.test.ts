@@ -15,6 +15,7 @@ import { SystemEvents } from "../../../src/heartbeat/SystemEvents.ts"
 import { core } from "../../../src/layers/Core.ts"
 import { serveHttp } from "../../../src/layers/HttpServer.ts"
 import { scriptedSession } from "../../support/harness.ts"
+import { Store } from "../../../src/store/Store.ts"
 
 const post = (base: string, body: unknown, headers: Record<string, string> = {}) =>
   Effect.promise(() =>
@@ -51,6 +52,7 @@ describe("/health without a token", () => {
       const graph = HeartbeatRunner.layer.pipe(
         Layer.provideMerge(core(layer)),
         Layer.provideMerge(Layer.mergeAll(SystemEvents.layer, HeartbeatWake.layer)),
+        Layer.provideMerge(Store.memory),
         Layer.provideMerge(config)
       )
       const app = serveHttp(Layer.mergeAll(CoreRoutes, HeartbeatRoutes)).pipe(Layer.provideMerge(graph))

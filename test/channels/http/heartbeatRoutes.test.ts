@@ -15,6 +15,7 @@ import { HeartbeatRunner } from "../../../src/heartbeat/HeartbeatRunner.ts"
 import { HeartbeatWake } from "../../../src/heartbeat/HeartbeatWake.ts"
 import { Session } from "../../../src/core/Session.ts"
 import { SystemEvents } from "../../../src/heartbeat/SystemEvents.ts"
+import { Store } from "../../../src/store/Store.ts"
 
 const TOKEN = "test-token"
 
@@ -28,6 +29,7 @@ const app = (stateDir: string) => {
   const graph = HeartbeatRunner.layer.pipe(
     Layer.provideMerge(core(Session.echo)),
     Layer.provideMerge(Layer.mergeAll(SystemEvents.layer, HeartbeatWake.layer)),
+    Layer.provideMerge(Store.memory),
     Layer.provideMerge(config)
   )
   return serveHttp(Layer.mergeAll(CoreRoutes, HeartbeatRoutes)).pipe(Layer.provideMerge(graph))

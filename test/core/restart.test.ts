@@ -1,5 +1,7 @@
-// A graceful stop keeps what is still queued and the next start answers it: a restart (deploy,
-// systemd) loses nothing that was accepted. The daemon's own services, TestClock for the grace.
+// Nothing accepted is lost across a stop or a crash: every request is in the store from the moment
+// it is accepted until its reply is committed, so the next start on the same state dir answers it.
+// A crash is a second life started while the first never stopped (its store file is never closed).
+// The daemon's own services, TestClock for the grace.
 import { existsSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
@@ -10,46 +12,71 @@ import type { Inbox } from "../../src/channels/http/Inbox.ts"
 import { parseSpill } from "../../src/core/QueueSpill.ts"
 import { daemonLife, scriptedSession, tempStateDir } from "../support/harness.ts"
 
-
 const texts = (inbox: Inbox["Service"], source: string) =>
   Effect.map(inbox.read(source, 0, 0), (page) => page.messages.map((m) => [m.kind, m.text]))
 
-describe("queue kept across a graceful restart", () => {
-  it.effect("messages still queued at a stop are answered after the restart, in order", () =>
+/** A first life whose first turn ("long job") never ends, with three more messages behind it. */
+const busyFirstLife = (dir: string) =>
+  Effect.gen(function*() {
+    const started = yield* Deferred.make<void>()
+    const stuck = yield* scriptedSession((request) =>
+      request.text === "long job"
+        ? Deferred.succeed(started, undefined).pipe(Effect.andThen(Effect.never))
+        : Effect.succeed(`first life: ${request.text}`)
+    )
+    const first = yield* daemonLife(stuck.layer, dir)
+    yield* first.intake.submit({ id: "a", source: "http:a", text: "long job" })
+    yield* Deferred.await(started)
+    yield* first.intake.submit({ id: "b1", source: "http:b", text: "one" })
+    yield* first.intake.submit({ id: "c", source: "cli:local", text: "from the cli" })
+    yield* first.intake.submit({ id: "b2", source: "http:b", text: "two" })
+    return first
+  })
+
+/** The second life answers everything the first accepted, the cut-off turn first (it runs again). */
+const assertAllAnswered = (dir: string) =>
+  Effect.gen(function*() {
+    const fresh = yield* scriptedSession((request) => Effect.succeed(`second life: ${request.text}`))
+    const second = yield* daemonLife(fresh.layer, dir)
+    for (const id of ["a", "b1", "c", "b2"]) {
+      const record = yield* second.requests.await(id, 60_000)
+      assert.strictEqual(record?.status, "done", `request ${id}`)
+    }
+    assert.deepStrictEqual(yield* texts(second.inbox, "http:a"), [["reply", "second life: long job"]])
+    assert.deepStrictEqual(yield* texts(second.inbox, "http:b"), [["reply", "second life: one"], ["reply", "second life: two"]])
+    assert.deepStrictEqual(yield* texts(second.inbox, "cli:local"), [["reply", "second life: from the cli"]])
+    assert.deepStrictEqual((yield* Ref.get(fresh.probe.prompts)).map((r) => r.id), ["a", "b1", "c", "b2"])
+    yield* Scope.close(second.scope, Exit.void)
+    // A third life has nothing left to answer.
+    const third = yield* scriptedSession((request) => Effect.succeed(`third life: ${request.text}`))
+    const last = yield* daemonLife(third.layer, dir)
+    yield* TestClock.adjust("1 second")
+    assert.deepStrictEqual(yield* Ref.get(third.probe.prompts), [])
+    yield* Scope.close(last.scope, Exit.void)
+  })
+
+describe("requests kept across a restart", () => {
+  it.effect("a stop: the queued messages and the turn cut off by the stop are answered by the next start, in order", () =>
     Effect.gen(function*() {
       const dir = yield* tempStateDir
-      const started = yield* Deferred.make<void>()
-      // First life: the first turn never ends, so everything behind it is still queued at the stop.
-      const stuck = yield* scriptedSession((request) =>
-        request.text === "long job"
-          ? Deferred.succeed(started, undefined).pipe(Effect.andThen(Effect.never))
-          : Effect.succeed(`first life: ${request.text}`)
-      )
-      const first = yield* daemonLife(stuck.layer, dir)
-      yield* first.intake.submit({ id: "a", source: "http:a", text: "long job" })
-      yield* Deferred.await(started)
-      yield* first.intake.submit({ id: "b1", source: "http:b", text: "one" })
-      yield* first.intake.submit({ id: "c", source: "cli:local", text: "from the cli" })
-      yield* first.intake.submit({ id: "b2", source: "http:b", text: "two" })
+      const first = yield* busyFirstLife(dir)
       const stopping = yield* Effect.forkChild(Scope.close(first.scope, Exit.void))
       yield* TestClock.adjust("11 seconds") // past the shutdown grace: the long turn is interrupted
       yield* Fiber.join(stopping)
-      assert.deepStrictEqual((yield* texts(first.inbox, "http:b")), [])
-      assert.isTrue(existsSync(join(dir, "pending.jsonl")), "nothing was kept")
+      // Nothing is said at the stop: the sender gets the reply of the next run.
+      assert.deepStrictEqual(yield* texts(first.inbox, "http:a"), [])
+      assert.deepStrictEqual(yield* texts(first.inbox, "http:b"), [])
+      assert.isFalse(existsSync(join(dir, "pending.jsonl")), "the queue is in the store, not in a file")
+      yield* assertAllAnswered(dir)
+    }))
 
-      // Second life: the kept messages are queued again and answered, in their order.
-      const fresh = yield* scriptedSession((request) => Effect.succeed(`second life: ${request.text}`))
-      const second = yield* daemonLife(fresh.layer, dir)
-      for (const id of ["b1", "c", "b2"]) {
-        const record = yield* second.requests.await(id, 60_000)
-        assert.strictEqual(record?.status, "done", `request ${id}`)
-      }
-      assert.deepStrictEqual(yield* texts(second.inbox, "http:b"), [["reply", "second life: one"], ["reply", "second life: two"]])
-      assert.deepStrictEqual(yield* texts(second.inbox, "cli:local"), [["reply", "second life: from the cli"]])
-      // The interrupted turn is not repeated (its sender was told to send it again).
-      assert.deepStrictEqual((yield* Ref.get(fresh.probe.prompts)).map((r) => r.id), ["b1", "c", "b2"])
-      assert.isFalse(existsSync(join(dir, "pending.jsonl")), "a third start would answer them twice")
-      yield* Scope.close(second.scope, Exit.void)
+  it.effect("a crash (the first life never stops): the next start answers the same", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempStateDir
+      const first = yield* busyFirstLife(dir)
+      yield* assertAllAnswered(dir)
+      // The first life is only cleaned up now; whatever it does at its end changes nothing above.
+      yield* Scope.close(first.scope, Exit.void).pipe(Effect.forkChild)
     }))
 
   it.effect("a turn that finishes during the stop: the message the loop takes next is kept, not lost", () =>
@@ -76,10 +103,26 @@ describe("queue kept across a graceful restart", () => {
       const second = yield* daemonLife(session.layer, dir)
       assert.strictEqual((yield* second.requests.await("b", 60_000))?.status, "done")
       assert.deepStrictEqual(yield* texts(second.inbox, "http:b"), [["reply", "answer to next in line"]])
+      assert.deepStrictEqual((yield* Ref.get(session.probe.prompts)).map((r) => r.id), ["a", "b"])
       yield* Scope.close(second.scope, Exit.void)
     }))
 
-  it.effect("a damaged kept queue: good entries are answered, bad ones are reported, the daemon starts", () =>
+  it.effect("an id answered before a restart is still a duplicate after it", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempStateDir
+      const echo = yield* scriptedSession((request) => Effect.succeed(`got ${request.text}`))
+      const first = yield* daemonLife(echo.layer, dir)
+      yield* first.intake.submit({ id: "once", source: "http:a", text: "hi" })
+      yield* first.requests.await("once", 60_000)
+      yield* Scope.close(first.scope, Exit.void)
+      const second = yield* daemonLife(echo.layer, dir)
+      const again = yield* second.intake.submit({ id: "once", source: "http:a", text: "hi" })
+      assert.strictEqual(again._tag, "Duplicate")
+      assert.deepStrictEqual((yield* Ref.get(echo.probe.prompts)).map((r) => r.id), ["once"])
+      yield* Scope.close(second.scope, Exit.void)
+    }))
+
+  it.effect("a pending.jsonl of an older version is queued once: good entries are answered, bad ones reported, the file removed", () =>
     Effect.gen(function*() {
       const dir = yield* tempStateDir
       const good = { id: "ok", source: "http:a", text: "still here", priority: "human", receivedAt: 1 }
@@ -91,6 +134,7 @@ describe("queue kept across a graceful restart", () => {
       const life = yield* daemonLife(echo.layer, dir)
       assert.strictEqual((yield* life.requests.await("ok", 60_000))?.status, "done")
       assert.deepStrictEqual((yield* Ref.get(echo.probe.prompts)).map((r) => r.id), ["ok"])
+      assert.isFalse(existsSync(join(dir, "pending.jsonl")))
       yield* Scope.close(life.scope, Exit.void)
     }))
 
@@ -127,15 +171,4 @@ describe("queue kept across a graceful restart", () => {
     assert.deepStrictEqual(parsed.rejected.map((r) => r.line), [3, 4])
     for (const r of parsed.rejected) assert.isAbove(r.reason.length, 0)
   })
-
-  it.effect("a stop with nothing queued leaves no file", () =>
-    Effect.gen(function*() {
-      const dir = yield* tempStateDir
-      const echo = yield* scriptedSession((request) => Effect.succeed(`got ${request.text}`))
-      const life = yield* daemonLife(echo.layer, dir)
-      yield* life.intake.submit({ id: "a", source: "http:a", text: "hi" })
-      yield* life.requests.await("a", 60_000)
-      yield* Scope.close(life.scope, Exit.void)
-      assert.isFalse(existsSync(join(dir, "pending.jsonl")))
-    }))
 })

@@ -1,0 +1,20 @@
+// The store's schema, as versioned steps. The database's `PRAGMA user_version` says which steps it
+// has; a start applies the missing ones in order, each in a transaction of its own. Never edit a
+// step that has shipped: add the next one.
+import { dedupeDdl } from "./tables/dedupe.ts"
+import { queueDdl } from "./tables/queue.ts"
+
+export interface Migration {
+  readonly version: number
+  readonly what: string
+  readonly sql: string
+}
+
+export const MIGRATIONS: ReadonlyArray<Migration> = [
+  { version: 1, what: "queue and dedupe ids", sql: queueDdl + dedupeDdl }
+]
+
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version
+
+/** The table names of the current schema, for the row counts of /status. */
+export const TABLES = ["queue", "dedupe"] as const
