@@ -202,7 +202,8 @@ export class Dispatcher extends Context.Service<Dispatcher, {
           const reply = replyFor(request, outcome)
           if (reply !== undefined) {
             // The Router logs and counts failed deliveries; a crashing sender must not stop the queue.
-            yield* router.deliver(request.source, { ...reply, requestId: request.id }).pipe(
+            // Committing the reply to the outbox removes the request from the store, in one transaction.
+            yield* router.deliver(request.source, { ...reply, requestId: request.id }, { settles: request.id }).pipe(
               Effect.catchCause((cause) =>
                 Cause.hasInterruptsOnly(cause) ? Effect.failCause(cause) : Effect.logError("delivery crashed", cause)
               )

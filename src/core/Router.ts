@@ -3,13 +3,18 @@
 // leave the current turn's source without saying so, and reports unknown targets without crashing.
 // A message the channel still cannot take after the retries (Telegram unreachable for a while) is
 // kept in the outbox and sent again with a backoff, in order per target, for up to a day; messages
-// for that target queue behind it meanwhile. QueueSpill keeps the outbox across a graceful restart.
+// for that target queue behind it meanwhile. The outbox is write-ahead: each message is committed to
+// the Store before its channel is asked, and deleted once the channel confirmed it, so a crash at any
+// point leaves it to be sent by the next start.
 import { Clock, Context, Effect, Layer, Metric, Scope } from "effect"
 import { type DeliveryError, DeliveryFailed, SourceMismatch, UnknownTarget } from "../domain/errors.ts"
 import { deliveries, outboxGaveUp, sourceMismatches } from "../domain/metrics.ts"
 import type { Outbound } from "../domain/model.ts"
 import { scopedEntry } from "../domain/scopedEntry.ts"
 import { parseSource } from "../domain/source.ts"
+import { Store } from "../store/Store.ts"
+import { insertOutbox, loadOutbox, removeOutbox, updateOutboxAttempt } from "../store/tables/outbox.ts"
+import { removeQueued } from "../store/tables/queue.ts"
 import { CurrentRequest } from "./CurrentRequest.ts"
 import { defaultOutboxPolicy, makeOutbox, type OutboxEntry, type OutboxPolicy } from "./outbox.ts"
 
@@ -26,6 +31,8 @@ export type DeliveryOutcome = "delivered" | "queued"
 export interface DeliverOptions {
   /** The caller named this target on purpose (a proactive notification, `notify { target }`). */
   readonly explicit?: boolean | undefined
+  /** The queued request this message answers: removed from the store in the transaction that commits the message. */
+  readonly settles?: string | undefined
 }
 
 export interface RouterStats {
@@ -55,9 +62,9 @@ export class Router extends Context.Service<Router, {
   /** "queued": the channel could not take it yet; it waits in the outbox. */
   readonly deliver: (target: string, message: Outbound, options?: DeliverOptions) => Effect.Effect<DeliveryOutcome, DeliveryError>
   readonly stats: Effect.Effect<RouterStats>
-  /** Messages waiting in the outbox, oldest first (QueueSpill keeps them at a stop). */
+  /** Messages waiting in the outbox, oldest first. */
   readonly outbox: Effect.Effect<ReadonlyArray<OutboxEntry>>
-  /** Put kept messages back into the outbox (at start). */
+  /** Add messages kept elsewhere (an older version's outbox.jsonl) to the outbox, stored. */
   readonly restoreOutbox: (entries: ReadonlyArray<OutboxEntry>) => Effect.Effect<void>
   /** Stop re-sending the outbox (daemon stop), so a snapshot of it is not also being sent. */
   readonly stopOutbox: Effect.Effect<void>
@@ -66,6 +73,7 @@ export class Router extends Context.Service<Router, {
 }>()("switchboard/Router") {
   static readonly make = (retry: RetryPolicy, outboxPolicy: OutboxPolicy | undefined = undefined) =>
     Effect.gen(function*() {
+      const store = yield* Store
       const senders = new Map<string, ChannelSender>()
       const counters = { delivered: 0, failed: 0, unknownTargets: 0, mismatches: 0, deferred: 0, gaveUp: 0 }
       // Only removes what it registered: a newer sender for the channel stays.
@@ -114,7 +122,14 @@ export class Router extends Context.Service<Router, {
       }
 
       const channelOf = (target: string) => parseSource(target)?.channel ?? "unknown"
+      const forget = (key: number | undefined) =>
+        key === undefined ? Effect.void : store.transaction("forget a sent message", (db) => removeOutbox(db, key))
       const outbox = outboxPolicy === undefined ? undefined : yield* makeOutbox(outboxPolicy, {
+        forget: (entry) => forget(entry.key),
+        tried: (entry) =>
+          entry.key === undefined
+            ? Effect.void
+            : store.transaction("record a failed send", (db) => updateOutboxAttempt(db, entry.key!, entry.attempts, entry.lastError)),
         sendFor: (target) => {
           const sender = senders.get(channelOf(target))
           return sender === undefined ? undefined : (message) => sender.send(target, message)
@@ -158,7 +173,14 @@ export class Router extends Context.Service<Router, {
             return yield* new UnknownTarget({ target })
           }
           const now = yield* Clock.currentTimeMillis
-          const fresh = (reason: string): OutboxEntry => ({ target, message, since: now, attempts: 0, lastError: reason })
+          // Write-ahead: committed (and its request settled) before the channel is asked. Questions
+          // are not stored: after a restart nobody waits for their answer.
+          const stored = outbox !== undefined && message.question === undefined
+          const key = yield* store.transaction("commit a message to the outbox", (db) => {
+            if (options?.settles !== undefined) removeQueued(db, options.settles)
+            return stored ? insertOutbox(db, { target, message, since: now, attempts: 0, lastError: "" }) : undefined
+          })
+          const fresh = (reason: string): OutboxEntry => ({ target, message, since: now, attempts: 0, lastError: reason, key })
           // Behind messages already waiting for this target: a chat sees its messages in order.
           if (outbox !== undefined && outbox.waitingFor(target)) {
             yield* outbox.keep(fresh("earlier messages for this target are waiting"))
@@ -174,21 +196,48 @@ export class Router extends Context.Service<Router, {
             const e = sent.failure
             if (outbox !== undefined && !e.permanent) {
               yield* outbox.keep(fresh(e.reason), e.retryAfterMs)
+              if (key !== undefined) yield* store.transaction("record a failed send", (db) => updateOutboxAttempt(db, key, 0, e.reason))
               yield* Effect.logWarning(`${e.message}; kept in the outbox, retrying in the background`).pipe(
                 Effect.annotateLogs({ target })
               )
               return "queued" as const
             }
+            yield* forget(key)
             counters.failed++
             yield* count(parsed.channel, "failed")
             yield* Effect.logError(e.message).pipe(Effect.annotateLogs({ target }))
             return yield* e
           }
+          // The channel confirmed it: only now is it forgotten.
+          yield* forget(key)
           counters.delivered++
           yield* count(parsed.channel, "delivered")
           return "delivered" as const
         }
       )
+
+      // What the last run left unsent goes out again, in order per target; rows that do not decode are dropped.
+      if (outbox !== undefined) {
+        const kept = yield* store.read("load the outbox", loadOutbox)
+        for (const bad of kept.rejected) {
+          yield* forget(bad.seq)
+          yield* Effect.logError("a stored outbox entry does not decode; dropped").pipe(
+            Effect.annotateLogs({ seq: bad.seq, reason: bad.reason })
+          )
+        }
+        if (kept.entries.length > 0) {
+          yield* outbox.restore(kept.entries.map((row) => ({ ...row, key: row.seq })))
+          yield* Effect.logInfo(`outbox: ${kept.entries.length} message(s) kept from the last run are sent again`)
+        }
+      }
+
+      /** An older version's outbox.jsonl: stored, then sent like the rest. */
+      const restoreOutbox = (entries: ReadonlyArray<OutboxEntry>) =>
+        outbox === undefined ? Effect.void : Effect.gen(function*() {
+          const keyed = yield* store.transaction("import an outbox", (db) =>
+            entries.map((e) => ({ ...e, key: e.message.question === undefined ? insertOutbox(db, e) : undefined })))
+          yield* outbox.restore(keyed)
+        })
 
       const stats = Effect.gen(function*() {
         const { deferred, gaveUp, ...rest } = counters
@@ -204,7 +253,7 @@ export class Router extends Context.Service<Router, {
         deliver,
         stats,
         outbox: outbox === undefined ? Effect.succeed([]) : Effect.map(outbox.snapshot, (k) => k.entries),
-        restoreOutbox: (entries) => outbox === undefined ? Effect.void : outbox.restore(entries),
+        restoreOutbox,
         stopOutbox: outbox === undefined ? Effect.void : outbox.halt,
         withdrawQuestion: (id) => outbox === undefined ? Effect.void : outbox.withdrawQuestion(id)
       })

@@ -3,7 +3,8 @@
 // what the channel asked for), so one chat that stays down does not slow the others; a target's
 // messages go out in order, later ones queue behind the first. Kept for up to a day; a question is
 // dropped once nobody waits for its answer. Not a service of its own: part of the Router, which
-// owns the senders. QueueSpill keeps it across a graceful restart.
+// owns the senders. The entries are a cache of the store's `outbox` table: every entry removed here
+// is forgotten there (`hooks.forget`), so what a crash leaves is exactly what was not sent yet.
 import { Cause, Clock, Duration, Effect, Fiber, Latch, Metric } from "effect"
 import { outboxGaveUp, outboxOldest, outboxWaiting } from "../domain/metrics.ts"
 import type { Outbound } from "../domain/model.ts"
@@ -32,6 +33,8 @@ export interface OutboxEntry {
   readonly since: number
   readonly attempts: number
   readonly lastError: string
+  /** Its row in the store (questions are not stored: nobody waits for them after a restart). */
+  readonly key?: number | undefined
 }
 
 /** How long a target waits for its next try after `failures` failed tries from the outbox. Pure. */
@@ -44,6 +47,10 @@ export interface OutboxHooks {
   readonly delivered: (target: string) => Effect.Effect<void>
   readonly deferred: (target: string) => Effect.Effect<void>
   readonly gaveUp: (entry: OutboxEntry, why: string) => Effect.Effect<void>
+  /** The entry left the outbox (sent, given up, expired, withdrawn): delete its stored row. */
+  readonly forget: (entry: OutboxEntry) => Effect.Effect<void>
+  /** A try from the outbox failed again: record the attempt. */
+  readonly tried: (entry: OutboxEntry) => Effect.Effect<void>
 }
 
 /** The outbox and its sending fiber, in the caller's scope. */
@@ -97,15 +104,16 @@ export const makeOutbox = (policy: OutboxPolicy, hooks: OutboxHooks) =>
         const remove = () => {
           const at = entries.indexOf(entry)
           if (at >= 0) entries.splice(at, 1)
+          return hooks.forget(entry)
         }
         if (entry.message.expiresAt !== undefined && now > entry.message.expiresAt) {
           // A question whose answer nobody waits for any more: sending it now would only confuse.
-          remove()
+          yield* remove()
           yield* Effect.logInfo(`outbox: dropped an expired ${entry.message.kind} for ${entry.target}`)
           continue
         }
         if (now - entry.since > Duration.toMillis(policy.maxAge)) {
-          remove()
+          yield* remove()
           yield* hooks.gaveUp(entry, `still failing after ${Duration.format(policy.maxAge)} (${entry.lastError})`)
           continue
         }
@@ -122,18 +130,20 @@ export const makeOutbox = (policy: OutboxPolicy, hooks: OutboxHooks) =>
         if (stop.requested) break // a stop waits for this round: end it after the send in flight
         const sent = yield* send(entry.message).pipe(Effect.result)
         if (sent._tag === "Success") {
-          remove()
+          yield* remove()
           flowing.add(entry.target)
           yield* hooks.delivered(entry.target)
           yield* Effect.logInfo(`outbox: delivered a kept message to ${entry.target}`).pipe(
             Effect.annotateLogs({ requestId: entry.message.requestId ?? "", attempts: entry.attempts + 1 })
           )
         } else if (sent.failure.permanent) {
-          remove()
+          yield* remove()
           yield* hooks.gaveUp(entry, sent.failure.reason)
         } else {
           const at = entries.indexOf(entry)
-          if (at >= 0) entries[at] = { ...entry, attempts: entry.attempts + 1, lastError: sent.failure.reason }
+          const again = { ...entry, attempts: entry.attempts + 1, lastError: sent.failure.reason }
+          if (at >= 0) entries[at] = again
+          yield* hooks.tried(again)
           blocked.add(entry.target)
           retryAfter(entry.target, now, entry.attempts + 1, sent.failure.retryAfterMs)
         }
@@ -173,22 +183,29 @@ export const makeOutbox = (policy: OutboxPolicy, hooks: OutboxHooks) =>
       return Fiber.await(loop).pipe(Effect.timeoutOption(Duration.seconds(5)), Effect.andThen(Fiber.interrupt(loop)))
     })
 
-    /** Kept messages handed back at start. Questions do not survive a restart: nobody waits for them. */
+    /** Stored messages handed back at start: due at once. Questions do not survive a restart: nobody waits for them. */
     const restore = (restored: ReadonlyArray<OutboxEntry>) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
-        const kept = restored.filter((e) => e.message.question === undefined)
-        for (const e of kept) if (!due.has(e.target)) retryAfter(e.target, now, 0)
-        entries.push(...kept)
+        for (const e of restored) {
+          if (e.message.question !== undefined) yield* hooks.forget(e)
+          else {
+            if (!due.has(e.target)) due.set(e.target, now)
+            entries.push(e)
+          }
+        }
         yield* changed
       })
 
     const withdrawQuestion = (questionId: string) =>
-      Effect.suspend(() => {
+      Effect.gen(function*() {
         for (let i = entries.length - 1; i >= 0; i--) {
-          if (entries[i]!.message.question?.id === questionId) entries.splice(i, 1)
+          const entry = entries[i]!
+          if (entry.message.question?.id !== questionId) continue
+          entries.splice(i, 1)
+          yield* hooks.forget(entry)
         }
-        return changed
+        yield* changed
       })
 
     const snapshot = Effect.sync(() => ({

@@ -11,7 +11,6 @@ import { ExecJobs } from "../agent/exec/ExecJobs.ts"
 import { GatewayConfig } from "../config/GatewayConfig.ts"
 import { HeartbeatRunner } from "../heartbeat/HeartbeatRunner.ts"
 import { HeartbeatWake } from "../heartbeat/HeartbeatWake.ts"
-import { QueueSpill } from "../core/QueueSpill.ts"
 import { Session } from "../core/Session.ts"
 import { Store } from "../store/Store.ts"
 import { SystemEvents } from "../heartbeat/SystemEvents.ts"
@@ -29,6 +28,7 @@ import { optionalChannels, startChannels } from "./channels.ts"
 import { VERSION } from "../domain/version.ts"
 import { Observability } from "./Observability.ts"
 import { StateDir } from "../store/StateDir.ts"
+import { lifecycle } from "./lifecycle.ts"
 
 /**
  * The service graph for a session layer. SystemEvents and HeartbeatWake sit below the Session
@@ -68,11 +68,11 @@ const app = (env: NodeJS.ProcessEnv) => Layer.unwrap(
     const routes = Layer.mergeAll(CoreRoutes, HeartbeatRoutes, AgentRoutes, ChecksRoutes, EventsRoutes, DashboardRoutes)
     const http = ApiTokens.sighup.pipe(Layer.provideMerge(serveHttp(routes)))
     const edges = Layer.mergeAll(http, HeartbeatRunner.sighup, Checks.sighup, startChannels(optionalChannels))
-    // QueueSpill is outermost: on SIGTERM it drains the Dispatcher (the running turn finishes while
-    // channels can still deliver), then keeps what is still queued and undelivered for the next start.
+    // The lifecycle is outermost: on SIGTERM it drains the Dispatcher (the running turn finishes while
+    // channels can still deliver) and stops the outbox; what is left is in the Store already.
     const runner = HeartbeatRunner.layerWith({ loadSettings: reloadHeartbeatSettings(env) })
     // The Store is built first and closed last: everything above it may write until it stops.
-    return QueueSpill.layer.pipe(
+    return lifecycle.pipe(
       Layer.provideMerge(edges),
       Layer.provideMerge(graph(session, runner)),
       Layer.provideMerge(Store.layer)

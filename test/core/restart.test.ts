@@ -9,7 +9,7 @@ import { Deferred, Effect, Exit, Fiber, Ref, Scope } from "effect"
 import { DeliveryFailed } from "../../src/domain/errors.ts"
 import { TestClock } from "effect/testing"
 import type { Inbox } from "../../src/channels/http/Inbox.ts"
-import { parseSpill } from "../../src/core/QueueSpill.ts"
+import { parseSpill } from "../../src/core/legacyFiles.ts"
 import { daemonLife, scriptedSession, tempStateDir } from "../support/harness.ts"
 
 const texts = (inbox: Inbox["Service"], source: string) =>
@@ -150,7 +150,7 @@ describe("requests kept across a restart", () => {
       yield* Fiber.join(delivering)
       assert.strictEqual((yield* first.router.stats).outbox.waiting, 1)
       yield* Scope.close(first.scope, Exit.void)
-      assert.isTrue(existsSync(join(dir, "outbox.jsonl")))
+      assert.isFalse(existsSync(join(dir, "outbox.jsonl")), "the outbox is in the store, not in a file")
 
       const second = yield* daemonLife(echo.layer, dir)
       const delivered = yield* Ref.make<ReadonlyArray<string>>([])

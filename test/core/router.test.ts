@@ -7,9 +7,15 @@ import { DeliveryFailed } from "../../src/domain/errors.ts"
 import { deliveries } from "../../src/domain/metrics.ts"
 import type { Outbound } from "../../src/domain/model.ts"
 import { AgentTools } from "../../src/agent/AgentTools.ts"
-import { outboxDelayMs, Router } from "../../src/core/Router.ts"
+import { outboxDelayMs, type OutboxPolicy, Router, type RetryPolicy } from "../../src/core/Router.ts"
+import { Store } from "../../src/store/Store.ts"
 import { Questions } from "../../src/core/Questions.ts"
 import { until } from "../support/harness.ts"
+
+/** A Router on a fresh in-memory store that lives as long as the test. */
+const makeRouter = (retry: RetryPolicy, policy?: OutboxPolicy) =>
+  Effect.flatMap(Store.make({ path: ":memory:", durability: "process" }), (store) =>
+    Router.make(retry, policy).pipe(Effect.provideService(Store, store)))
 
 const message: Outbound = { kind: "notify", text: "hi" }
 
@@ -33,7 +39,7 @@ const flakySender = (channel: string, failures: ReadonlyArray<DeliveryFailed>) =
 describe("Router", () => {
   it.effect("waits as long as the channel's retry-after asks, then delivers", () =>
     Effect.gen(function*() {
-      const router = yield* Router.make({ attempts: 4, baseDelayMs: 500 })
+      const router = yield* makeRouter({ attempts: 4, baseDelayMs: 500 })
       const { sender, attempts } = yield* flakySender("telegram", [
         new DeliveryFailed({ target: "telegram:1", reason: "429", retryAfterMs: 7000, permanent: false })
       ])
@@ -49,7 +55,7 @@ describe("Router", () => {
 
   it.effect("does not retry a permanent error (bot blocked, chat not found)", () =>
     Effect.gen(function*() {
-      const router = yield* Router.make({ attempts: 4, baseDelayMs: 500 })
+      const router = yield* makeRouter({ attempts: 4, baseDelayMs: 500 })
       const { sender, attempts } = yield* flakySender("telegram", [
         new DeliveryFailed({ target: "telegram:1", reason: "403 blocked", permanent: true })
       ])
@@ -62,7 +68,7 @@ describe("Router", () => {
 
   it.effect("gives up after the configured attempts with backoff", () =>
     Effect.gen(function*() {
-      const router = yield* Router.make({ attempts: 3, baseDelayMs: 100 })
+      const router = yield* makeRouter({ attempts: 3, baseDelayMs: 100 })
       const boom = new DeliveryFailed({ target: "telegram:1", reason: "502", permanent: false })
       const { sender, attempts } = yield* flakySender("telegram", [boom, boom, boom, boom])
       yield* router.register(sender)
@@ -74,7 +80,7 @@ describe("Router", () => {
 
   it.effect("an unknown target is an error in stats and metrics, and the router keeps working", () =>
     Effect.gen(function*() {
-      const router = yield* Router.make({ attempts: 1, baseDelayMs: 0 })
+      const router = yield* makeRouter({ attempts: 1, baseDelayMs: 0 })
       const { sender } = yield* flakySender("http", [])
       yield* router.register(sender)
       const unknown = yield* router.deliver("discord:42", message).pipe(Effect.flip)
@@ -91,7 +97,7 @@ describe("Router", () => {
 
   it.effect("a stale sender's scope closing late does not remove the newer sender of its channel", () =>
     Effect.gen(function*() {
-      const router = yield* Router.make({ attempts: 1, baseDelayMs: 0 })
+      const router = yield* makeRouter({ attempts: 1, baseDelayMs: 0 })
       const older = yield* flakySender("telegram", [])
       const newer = yield* flakySender("telegram", [])
       const olderScope = yield* Scope.make()
@@ -126,7 +132,7 @@ describe("Router outbox", () => {
 
   it.effect("a message the channel cannot take is kept and delivered once it is back; later ones wait behind it, in order", () =>
     Effect.gen(function*() {
-      const router = yield* Router.make({ attempts: 2, baseDelayMs: 100 }, policy)
+      const router = yield* makeRouter({ attempts: 2, baseDelayMs: 100 }, policy)
       const channel = yield* outage
       yield* router.register(channel.sender)
       const first = yield* Effect.forkChild(router.deliver("telegram:1", { kind: "reply", text: "one" }))
@@ -153,7 +159,7 @@ describe("Router outbox", () => {
 
   it.effect("a message still failing after a day is dropped and reported; a permanent refusal is not retried", () =>
     Effect.gen(function*() {
-      const router = yield* Router.make({ attempts: 1, baseDelayMs: 0 }, policy)
+      const router = yield* makeRouter({ attempts: 1, baseDelayMs: 0 }, policy)
       const channel = yield* outage
       yield* router.register(channel.sender)
       yield* router.deliver("telegram:1", { kind: "reply", text: "lost cause" })
@@ -167,7 +173,7 @@ describe("Router outbox", () => {
 
   it.effect("kept messages handed back at start are delivered, except questions", () =>
     Effect.gen(function*() {
-      const router = yield* Router.make({ attempts: 1, baseDelayMs: 0 }, policy)
+      const router = yield* makeRouter({ attempts: 1, baseDelayMs: 0 }, policy)
       const channel = yield* outage
       channel.state.up = true
       yield* router.register(channel.sender)
@@ -190,7 +196,7 @@ describe("Router outbox", () => {
 
   it.effect("backoff is per chat: a chat whose channel stays down does not hold up another that failed once", () =>
     Effect.gen(function*() {
-      const router = yield* Router.make({ attempts: 1, baseDelayMs: 0 }, policy)
+      const router = yield* makeRouter({ attempts: 1, baseDelayMs: 0 }, policy)
       const state = { down: new Set(["telegram:1", "telegram:2"]) }
       const delivered = yield* Ref.make<ReadonlyArray<string>>([])
       yield* router.register({
@@ -209,7 +215,7 @@ describe("Router outbox", () => {
 
   it.effect("a question that expired while waiting in the outbox is dropped, not sent late", () =>
     Effect.gen(function*() {
-      const router = yield* Router.make({ attempts: 1, baseDelayMs: 0 }, policy)
+      const router = yield* makeRouter({ attempts: 1, baseDelayMs: 0 }, policy)
       const channel = yield* outage
       yield* router.register(channel.sender)
       const question = { id: "q-1", options: ["yes", "no"] }
@@ -224,7 +230,7 @@ describe("Router outbox", () => {
 
   it.effect("notify tells the model when its message is only queued, so it does not claim it was sent", () =>
     Effect.gen(function*() {
-      const router = yield* Router.make({ attempts: 1, baseDelayMs: 0 }, policy)
+      const router = yield* makeRouter({ attempts: 1, baseDelayMs: 0 }, policy)
       const channel = yield* outage
       yield* router.register(channel.sender)
       const tools = yield* AgentTools.pipe(Effect.provide(AgentTools.layer.pipe(Layer.provide(Layer.succeed(Router, router)))))
@@ -246,7 +252,7 @@ describe("Router outbox and questions", () => {
   it.effect("a question whose turn was stopped while it waited in the outbox is not sent later", () =>
     Effect.gen(function*() {
       const policy = { retryEvery: Duration.seconds(5), maxRetryEvery: Duration.minutes(5), maxAge: Duration.hours(24) }
-      const router = yield* Router.make({ attempts: 1, baseDelayMs: 0 }, policy)
+      const router = yield* makeRouter({ attempts: 1, baseDelayMs: 0 }, policy)
       const state = { up: false }
       const delivered = yield* Ref.make<ReadonlyArray<string>>([])
       yield* router.register({

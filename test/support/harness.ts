@@ -15,7 +15,7 @@ import { Dispatcher } from "../../src/core/Dispatcher.ts"
 import { GatewayConfig, type GatewaySettings } from "../../src/config/GatewayConfig.ts"
 import { Inbox } from "../../src/channels/http/Inbox.ts"
 import { Intake } from "../../src/core/Intake.ts"
-import { QueueSpill } from "../../src/core/QueueSpill.ts"
+import { lifecycle } from "../../src/layers/lifecycle.ts"
 import { RequestLog } from "../../src/core/RequestLog.ts"
 import { Router } from "../../src/core/Router.ts"
 import { Session } from "../../src/core/Session.ts"
@@ -117,14 +117,14 @@ export const tempStateDir = Effect.acquireRelease(
 )
 
 /**
- * One daemon life in process: the core graph with its store file (and QueueSpill) on `stateDir`,
+ * One daemon life in process: the core graph with its store file on `stateDir` (and the daemon's lifecycle),
  * in its own scope, so a test can stop it (close the scope) and start the next life on the same
  * state dir. A crash is a second life started while the first one never stopped.
  */
 export const daemonLife = <E, R>(session: Layer.Layer<Session, E, R>, stateDir: string) =>
   Effect.gen(function*() {
     const scope = yield* Scope.make()
-    const layer = QueueSpill.layer.pipe(Layer.provideMerge(gateway(session, (s) => ({ ...s, stateDir }), Store.layer)))
+    const layer = lifecycle.pipe(Layer.provideMerge(gateway(session, (s) => ({ ...s, stateDir }), Store.layer)))
     const context = yield* Layer.buildWithScope(layer, scope)
     return {
       scope,
