@@ -262,12 +262,13 @@ describe("agent on the built daemon: secrets", () => {
 })
 
 describe("built daemon: a restart keeps the queue", () => {
-  it("messages still queued at SIGTERM are answered after the restart, in order, and the interrupted turn is not repeated", async () => {
+  it("messages still queued at SIGTERM and the turn cut off by it are answered after the restart, in order", async () => {
     const fake = await fakeModel()
+    let longJobs = 0
     fake.setDefault((r) => {
       const said = lastUser(r)
-      // The first turn outlives the shutdown grace, so everything behind it is still queued.
-      if (said.endsWith("long job")) return { delayMs: 5_000, text: "too late" }
+      // The first run of the long job outlives the shutdown grace, so everything behind it is still queued.
+      if (said.endsWith("long job")) return ++longJobs === 1 ? { delayMs: 5_000, text: "too late" } : { text: "long job done" }
       return { text: `answer to ${said.split("\n").at(-1)}` }
     })
     const env = agentEnv(fake, { SWITCHBOARD_SHUTDOWN_GRACE: "200 millis" })
@@ -278,14 +279,16 @@ describe("built daemon: a restart keeps the queue", () => {
       expect((await first.post("/v1/messages", { text, source: "http:bob" })).status).toBe(202)
     }
     expect(await first.stop("SIGTERM")).toBe(0)
-    expect(first.lines.some((l) => l.includes("kept 2 queued message(s)"))).toBe(true)
 
     const second = await daemon({ env, stateDir: first.stateDir })
     const bob = await eventually(async () => {
       const messages = await inbox(second, "http:bob")
       return messages.length >= 2 ? messages : undefined
     }, 15_000)
+    expect(second.lines.some((l) => l.includes("queued 3 request(s) kept from the last run"))).toBe(true)
     expect(bob.map((m) => [m.kind, m.text])).toEqual([["reply", "answer to one"], ["reply", "answer to two"]])
-    expect(fake.requests.map(lastUser).filter((t) => t.endsWith("long job"))).toHaveLength(1)
+    // The cut-off turn ran again (nothing was said to alice at the stop) and was answered once.
+    expect((await inbox(second, "http:alice")).map((m) => [m.kind, m.text])).toEqual([["reply", "long job done"]])
+    expect(longJobs).toBe(2)
   }, 40_000)
 })
