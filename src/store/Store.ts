@@ -13,6 +13,7 @@ import type { Durability } from "../config/store.ts"
 import { type Db, makeDb } from "./db.ts"
 import { MIGRATIONS, SCHEMA_VERSION, TABLES } from "./migrations.ts"
 import { storeFailures, storeRows } from "./metrics.ts"
+import { Persistence } from "./Persistence.ts"
 
 /** The store cannot be used at all: the start stops with this line. */
 export class StoreUnavailable extends Schema.TaggedError<StoreUnavailable>()("StoreUnavailable", {
@@ -114,6 +115,8 @@ export class Store extends Context.Service<Store, {
       })
       yield* Effect.addFinalizer(() => Effect.sync(() => database.isOpen && database.close()))
       const db = makeDb(database)
+      // Failed writes also show in /health (persistence), beside the other state the daemon writes.
+      const persistence = yield* Effect.serviceOption(Persistence)
       const health: { failures: number; failing: boolean; lastError: StoreStats["lastError"] } = {
         failures: 0,
         failing: false,
@@ -128,7 +131,10 @@ export class Store extends Context.Service<Store, {
             if (outer) database.exec("BEGIN IMMEDIATE")
             const result = body(db)
             if (outer) database.exec("COMMIT")
-            if (write) health.failing = false
+            if (write && health.failing) {
+              health.failing = false
+              if (persistence._tag === "Some") return Effect.as(persistence.value.succeeded("store"), result)
+            }
             return Effect.succeed(result)
           } catch (e) {
             if (outer && database.isTransaction) database.exec("ROLLBACK")
@@ -142,6 +148,7 @@ export class Store extends Context.Service<Store, {
                 })
               ),
               Effect.andThen(Metric.update(storeFailures, 1)),
+              Effect.andThen(persistence._tag === "Some" ? persistence.value.failed("store", failed.reason) : Effect.void),
               Effect.andThen(Effect.logError(failed.message)),
               Effect.andThen(Effect.die(failed))
             )
@@ -183,8 +190,10 @@ export class Store extends Context.Service<Store, {
       )
       return store
     })
-  )
+  ).pipe(Layer.provideMerge(Persistence.layer))
 
   /** An in-memory database: for tests and harnesses that do not restart. */
-  static readonly memory = Layer.effect(Store, Store.make({ path: ":memory:", durability: "process" }))
+  static readonly memory = Layer.effect(Store, Store.make({ path: ":memory:", durability: "process" })).pipe(
+    Layer.provideMerge(Persistence.layer)
+  )
 }

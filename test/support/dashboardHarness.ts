@@ -13,6 +13,7 @@ import type { Session } from "../../src/core/Session.ts"
 import { core } from "../../src/layers/Core.ts"
 import { serveHttp } from "../../src/layers/HttpServer.ts"
 import { testConfig } from "./harness.ts"
+import { Store } from "../../src/store/Store.ts"
 
 export const dashboardGateway = <E, R>(session: Layer.Layer<Session, E, R>, patch?: (s: GatewaySettings) => GatewaySettings) =>
   Dispatcher.drainOnStop.pipe(
@@ -20,5 +21,6 @@ export const dashboardGateway = <E, R>(session: Layer.Layer<Session, E, R>, patc
     Layer.provideMerge(Layer.mergeAll(Events.layer, DashboardSessions.layer)),
     Layer.provideMerge(Questions.layer),
     Layer.provideMerge(core(session)),
+    Layer.provideMerge(Store.memory),
     Layer.provideMerge(testConfig(patch))
   )
