@@ -18,7 +18,7 @@ await build({
   // Effect gains from bundling (its barrels load every module); the Discord packages are bundled for
   // the alias below. The rest stay in node_modules: there Node treats them as dependencies (e.g. no
   // punycode deprecation warning from grammY's fetch).
-  external: ["@opentelemetry/*", "grammy", "@grammyjs/*", "ioredis", "ws", "zlib-sync", "@slack/*"],
+  external: ["grammy", "@grammyjs/*", "ioredis", "ws", "zlib-sync", "@slack/*"],
   // Discord's REST client in its fetch build: Node's own fetch instead of a second copy of undici
   // (about 14 MB of an idle daemon with Discord on). Bundled, so that it can be aliased.
   alias: { "@discordjs/rest": "./node_modules/@discordjs/rest/dist/web.mjs" },

@@ -1,11 +1,11 @@
 // The real agent: a Session on a chat/completions model with tools. A turn is the system prompt,
 // the remembered conversation and the new message behind a channel header; the tool loop runs
-// (`Chat.generateText` while the model asks for tools) up to a step limit. Tool handlers run in
+// (`LanguageModel.generateText` while the model asks for tools) up to a step limit. Tool handlers run in
 // this fiber, so they see the turn's CurrentRequest. New messages are appended to Memory, even
 // when the turn fails or is stopped; a history over the token budget is compacted first.
 import { readFileSync } from "node:fs"
-import { Cause, Effect, Exit, Layer, Metric, Option, Ref, Schema } from "effect"
-import { type AiError, Chat, LanguageModel, Prompt } from "effect/ai"
+import { Cause, Effect, Exit, Layer, Metric, Option, Schema } from "effect"
+import { type AiError, LanguageModel, Prompt } from "effect/ai"
 import { RetryObserver } from "./model/endpoint.ts"
 import { ChatModel } from "./model/ChatModel.ts"
 import { compactionSplit, SUMMARISE_INSTRUCTIONS, transcript } from "./compaction.ts"
@@ -25,7 +25,6 @@ const unanswered = (exit: Exit.Exit<unknown, unknown>): string =>
     ? "(no answer: the turn was stopped)"
     : "(no answer: this turn failed)"
 import { Channels } from "../core/Channels.ts"
-import { requestAttributes } from "../core/Dispatcher.ts"
 import { GatewayConfig } from "../config/GatewayConfig.ts"
 import { Memory } from "./Memory.ts"
 import { Router } from "../core/Router.ts"
@@ -77,6 +76,11 @@ export const make = Effect.gen(function*() {
     const history = yield* memory.load
     const split = compactionSplit(history, keepTurns)
     if (split === 0) return
+    yield* compact(history, split, tokens)
+  })
+
+  // A span only when it runs: a turn's trace shows compaction when there was one.
+  const compact = (history: ReadonlyArray<Prompt.Message>, split: number, tokens: number) => Effect.gen(function*() {
     const older = history.slice(0, split)
     const result = yield* LanguageModel.generateText({
       prompt: Prompt.make([
@@ -108,8 +112,17 @@ export const make = Effect.gen(function*() {
       yield* compactIfNeeded
       const history = yield* memory.load
       // fromMessages: the remembered messages are already decoded; Prompt.make would decode them again.
-      const chat = yield* Chat.fromPrompt(Prompt.fromMessages([systemMessage, ...history]))
+      // The turn's conversation so far, grown by each step (what effect/ai's Chat does, without its
+      // semaphore and span: one turn runs at a time, and its trace shows each model call).
+      const conversation = { prompt: Prompt.fromMessages([systemMessage, ...history]) }
       const base = 1 + history.length
+      const step = (input: string | ReadonlyArray<never>) =>
+        Effect.gen(function*() {
+          const prompt = Prompt.concat(conversation.prompt, input)
+          const response = yield* LanguageModel.generateText({ prompt, toolkit, concurrency: 1 })
+          conversation.prompt = Prompt.concat(prompt, Prompt.fromResponseParts(response.content))
+          return response
+        })
       const retries = { count: 0, told: false }
       const channel = parseSource(request.source)?.channel
       const userText = userTurnText(request, channel === undefined ? undefined : yield* channels.traitsOf(channel))
@@ -125,9 +138,9 @@ export const make = Effect.gen(function*() {
         })
 
       const persist = (exit: Exit.Exit<unknown, unknown>) => Effect.gen(function*() {
-        const all = (yield* Ref.get(chat.history)).content
+        const all = conversation.prompt.content
         const added = all.slice(base)
-        // A failed first step leaves no trace in the Chat: remember at least what the person said,
+        // A failed first step leaves no trace in the conversation: remember at least what the person said,
         // and that it went unanswered, so user and assistant still alternate (strict chat templates,
         // e.g. Mistral or Gemma on llama.cpp, refuse two user messages in a row).
         const saved = added.length > 0 ? added : [Prompt.makeMessage("user", { content: [Prompt.makePart("text", { text: userText })] })]
@@ -139,9 +152,7 @@ export const make = Effect.gen(function*() {
       })
 
       const loop = Effect.gen(function*() {
-        let response = yield* chat.generateText({ prompt: userText, toolkit, concurrency: 1 }).pipe(
-          Effect.withSpan("agent.step", { attributes: { "switchboard.step": 1 } })
-        )
+        let response = yield* step(userText)
         let steps = 1
         while (response.finishReason === "tool-calls") {
           if (steps >= maxSteps) {
@@ -152,9 +163,7 @@ export const make = Effect.gen(function*() {
           }
           steps++
           retries.count = 0 // "failed after N attempts" counts the attempts of the step that failed
-          response = yield* chat.generateText({ prompt: [], toolkit, concurrency: 1 }).pipe(
-            Effect.withSpan("agent.step", { attributes: { "switchboard.step": steps } })
-          )
+          response = yield* step([])
         }
         yield* Effect.annotateCurrentSpan({ "switchboard.steps": steps, "gen_ai.response.finish_reason": response.finishReason })
         const text = response.text.trim()
@@ -176,7 +185,7 @@ export const make = Effect.gen(function*() {
           )),
         Effect.onExit((exit) => persist(exit))
       )
-    }).pipe(Effect.withSpan("agent.turn", { attributes: requestAttributes(request) }))
+    })
 
   const reset = Effect.asVoid(memory.reset)
 

@@ -10,6 +10,7 @@ import { storeConfig } from "./store.ts"
 import { TelegramConfig } from "./telegram.ts"
 import { execSection } from "./exec.ts"
 import { HttpLimitsConfig } from "./httpLimits.ts"
+import { OtelConfig } from "./otel.ts"
 import { commaList, duration, httpUrl, isLoopback, optionalSecret, optionalString, positiveInt } from "./values.ts"
 
 export const ConfigSchema = Config.all({
@@ -93,12 +94,7 @@ export const ConfigSchema = Config.all({
   redis: redisConfig,
   checks: ChecksConfig,
   dashboard: DashboardConfig,
-  otel: Config.all({
-    endpoint: Config.option(httpUrl("OTEL_EXPORTER_OTLP_ENDPOINT", "")).pipe(
-      Config.map(Option.filter((s) => s.length > 0))
-    ),
-    serviceName: Config.String("OTEL_SERVICE_NAME").pipe(Config.withDefault("switchboard"))
-  }),
+  otel: OtelConfig,
   log: Config.all({
     level: Config.LogLevel("SWITCHBOARD_LOG_LEVEL").pipe(Config.withDefault("Info")),
     /** None: `pretty` when stdout is a terminal, `json` otherwise (decided in layers/Observability.ts). */

@@ -7,7 +7,7 @@ import { join } from "node:path"
 import { writeFileAtomic } from "../domain/files.ts"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Duration, Effect, Layer } from "effect"
-import { HttpRouter, HttpServer } from "effect/http"
+import { HttpMiddleware, HttpRouter, HttpServer } from "effect/http"
 import { ConfigInvalid, GatewayConfig } from "../config/GatewayConfig.ts"
 import { ApiTokens } from "../channels/http/ApiTokens.ts"
 import { HttpLimits } from "../channels/http/HttpLimits.ts"
@@ -66,6 +66,8 @@ export const serveHttp = <E, R>(routes: Layer.Layer<never, E, R>) =>
         })
       )
       return Layer.mergeAll(HttpRouter.serve(routes, { disableLogger: true, disableListenLog: true }), listening).pipe(
+        // No server span per request: the routes continue a client's traceparent themselves (api.ts).
+        Layer.provide(Layer.succeed(HttpMiddleware.TracerDisabledWhen)(() => true)),
         Layer.provideMerge(server),
         Layer.provideMerge(Layer.mergeAll(HttpLimits.layer, ApiTokens.layer))
       )

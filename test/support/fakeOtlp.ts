@@ -18,6 +18,8 @@ export const startFakeOtlp = async () => {
   const spans: Array<ExportedSpan> = []
   /** Export requests and body bytes received (benchmarks: what tracing sends per turn). */
   const received = { requests: 0, bytes: 0 }
+  /** Each export's request headers and resource attributes (what a hosted backend would see). */
+  const exports: Array<{ headers: Record<string, string | string[] | undefined>; resource: Record<string, unknown> }> = []
   const server = createServer((req, res) => {
     const chunks: Array<Buffer> = []
     req.on("data", (c: Buffer) => chunks.push(c))
@@ -26,9 +28,15 @@ export const startFakeOtlp = async () => {
         received.requests++
         for (const c of chunks) received.bytes += c.length
         const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as {
-          resourceSpans: Array<{ scopeSpans: Array<{ spans: Array<any> }> }>
+          resourceSpans: Array<{ resource?: { attributes?: Array<any> }; scopeSpans: Array<{ spans: Array<any> }> }>
         }
         for (const rs of body.resourceSpans) {
+          exports.push({
+            headers: req.headers,
+            resource: Object.fromEntries(
+              (rs.resource?.attributes ?? []).map((a: { key: string; value: Record<string, unknown> }) => [a.key, valueOf(a.value)])
+            )
+          })
           for (const ss of rs.scopeSpans) {
             for (const s of ss.spans) {
               spans.push({
@@ -55,6 +63,7 @@ export const startFakeOtlp = async () => {
     url: `http://127.0.0.1:${port}`,
     spans,
     received,
+    exports,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections()

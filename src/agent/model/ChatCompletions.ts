@@ -126,8 +126,10 @@ export const make = (config: EndpointConfig) =>
         "gen_ai.response.finish_reason": acc.finishReason ?? "unknown"
       })
 
+    // Each model call is one span, effect/ai's LanguageModel.generateText: annotated here, no span of our own.
     const generateText = (options: LanguageModel.ProviderOptions) =>
       Effect.gen(function*() {
+        yield* Effect.annotateCurrentSpan(spanAttributes(config.stream))
         const known = options.tools.map((t) => t.name)
         let body = encodeRequest(options, config.stream)
         let acc = yield* withRetries(body, config.stream, undefined, () => false)
@@ -150,11 +152,12 @@ export const make = (config: EndpointConfig) =>
           : acc.finishReason
         parts.push(finishPart(reason, acc.usage))
         return parts
-      }).pipe(Effect.withSpan("llm.chat_completions", { attributes: spanAttributes(config.stream) }))
+      })
 
     const streamText = (options: LanguageModel.ProviderOptions) =>
       Stream.callback<Response.StreamPartEncoded, AiError.AiError>((queue) =>
         Effect.gen(function*() {
+          yield* Effect.annotateCurrentSpan(spanAttributes(true))
           const body = encodeRequest(options, true)
           const seen = { text: false }
           const onDelta = (delta: string) =>

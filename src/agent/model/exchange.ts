@@ -50,7 +50,11 @@ export const makeExchange = (http: HttpClient.HttpClient, config: EndpointConfig
 
   return (body, stream, acc, first, onDelta) =>
     Effect.gen(function*() {
-      const res = yield* http.execute(request(body)).pipe(Effect.mapError((e) => network(config, url, e.message)))
+      const res = yield* http.execute(request(body)).pipe(
+        // The model call is the LanguageModel span already: no HTTP client span under it.
+        Effect.provideService(HttpClient.TracerDisabledWhen, () => true),
+        Effect.mapError((e) => network(config, url, e.message))
+      )
       if (res.status >= 400) {
         const text = yield* res.text.pipe(Effect.orElseSucceed(() => ""))
         const now = yield* Clock.currentTimeMillis

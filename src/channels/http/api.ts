@@ -1,7 +1,7 @@
 // Shared pieces of the HTTP API: bearer auth, JSON bodies decoded with Schema under a size limit,
 // and one error shape `{ error: { code, message } }`. Every route is built with `route`.
 import { ByteSize, Context, Effect, Metric, Option, Schema } from "effect"
-import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
+import { HttpRouter, HttpServerRequest, HttpServerResponse, HttpTraceContext } from "effect/http"
 import { inboundRejected } from "../../domain/metrics.ts"
 import { GatewayConfig } from "../../config/GatewayConfig.ts"
 import { ApiTokens } from "./ApiTokens.ts"
@@ -131,12 +131,26 @@ const authorized = <E, R>(handler: RouteHandler<E, R>, options: RouteOptions): R
   })
 
 /**
+ * The server makes no span per HTTP request (layers/HttpServer.ts: a long-poll or /health is not
+ * what a person looks for in a trace), but a client's W3C `traceparent` still parents the spans its
+ * request causes (`inbound` and the turn after it).
+ */
+const continueTrace = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+    request.headers["traceparent"] === undefined
+      ? effect
+      : Option.match(HttpTraceContext.fromHeaders(request.headers), {
+        onNone: () => effect,
+        onSome: (parent) => Effect.withParentSpan(effect, parent)
+      }))
+
+/**
  * Run a handler that returns a response or a JSON value (sent with `status`, default 200), behind
  * the bearer token unless public. ApiErrors become their status and the error shape; anything
  * unexpected is a logged 500.
  */
 export const respond = <E, R>(handler: RouteHandler<E, R>, options: RouteOptions = {}) =>
-  (options.public ? handler : authorized(handler, options)).pipe(
+  continueTrace(options.public ? handler : authorized(handler, options)).pipe(
     Effect.map((out) =>
       HttpServerResponse.isHttpServerResponse(out)
         ? out
