@@ -208,3 +208,4 @@ export const tidy = (dir: string): { readonly removed: ReadonlyArray<string>; re
   }
   return { removed, tightened }
 }
+
