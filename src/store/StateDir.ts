@@ -6,7 +6,7 @@
 import { join } from "node:path"
 import { Clock, Context, Effect, Layer, Schema } from "effect"
 import { GatewayConfig } from "../config/GatewayConfig.ts"
-import { acquireLock, LOCK_FILE, prepareAndProbe, releaseLock, tidy } from "./stateDirFiles.ts"
+import { acquireLock, createPrivate, LOCK_FILE, prepareAndProbe, releaseLock, STORE_FILE, tidy } from "./stateDirFiles.ts"
 import { tornWalBytes } from "./walCheck.ts"
 
 /** The state dir cannot be used: the start stops with this one line. */
@@ -51,12 +51,13 @@ export class StateDir extends Context.Service<StateDir, {
       if (tidied._tag === "Some" && tidied.value.tightened > 0) {
         yield* Effect.logInfo(`state dir: made ${tidied.value.tightened} file(s) or folder(s) private to this user (0600 / 0700)`)
       }
-      const torn = tornWalBytes(join(path, "switchboard.db-wal"))
+      yield* Effect.try(() => createPrivate(join(path, STORE_FILE))).pipe(Effect.ignore)
+      const torn = tornWalBytes(join(path, `${STORE_FILE}-wal`))
       if (torn > 0) {
         yield* Effect.logWarning(
           `state dir: the store's write-ahead log ends in a torn write (${torn} bytes past its last whole frame): ` +
             "the commits of that write are dropped; what was accepted just before the crash may be lost or answered again"
-        ).pipe(Effect.annotateLogs({ file: join(path, "switchboard.db-wal"), bytes: torn }))
+        ).pipe(Effect.annotateLogs({ file: join(path, `${STORE_FILE}-wal`), bytes: torn }))
       }
       return StateDir.of({ path, lockFile: join(path, LOCK_FILE) })
     })

@@ -7,6 +7,8 @@ import { join } from "node:path"
 export const DIR_MODE = 0o700
 export const FILE_MODE = 0o600
 export const LOCK_FILE = "daemon.lock"
+/** The store's file (Store.ts). */
+export const STORE_FILE = "switchboard.db"
 /** The probe must fit: a disk with less free room than this is full for the daemon's purposes. */
 export const PROBE_BYTES = 64 * 1024
 
@@ -209,3 +211,12 @@ export const tidy = (dir: string): { readonly removed: ReadonlyArray<string>; re
   return { removed, tightened }
 }
 
+
+/**
+ * Create `file` empty and private if it does not exist. For the store: SQLite creates its file
+ * 0644 and gives the -wal and -shm files the mode of the database file, so a file made 0600 first
+ * keeps all three private (an empty file is an empty database to SQLite).
+ */
+export const createPrivate = (file: string): void => {
+  closeSync(openSync(file, "a", FILE_MODE))
+}
