@@ -1,9 +1,28 @@
-// Where digest items wait for their flush. Behind this small interface so that the durable Store
-// can keep them (they should survive a restart); in memory until then. Bounded per target: beyond
-// `maxItems` the oldest are dropped and counted (the digest says so).
+// Where digest items wait for their flush: in the durable Store (a restart keeps the hour's items),
+// or in memory for tests. Bounded per target: beyond `maxItems` the oldest are dropped and counted
+// (the digest says so).
 import { Context, Effect, Layer } from "effect"
 import { GatewayConfig } from "../config/GatewayConfig.ts"
+import { Store } from "../store/Store.ts"
+import { addDigestItem, type DigestRow, digestRows, digestSize, removeDigest } from "../store/tables/digest.ts"
+import { SEVERITIES, type Severity } from "./checkFile.ts"
 import type { DigestItem } from "./digestRender.ts"
+
+const WHYS: ReadonlyArray<DigestItem["why"]> = ["rule", "flapping", "cooldown", "storm", "quiet"]
+
+/** A row as an item; a row this version does not know how to read (edited by hand) is skipped. */
+const itemOf = (row: DigestRow): DigestItem | undefined =>
+  (SEVERITIES as ReadonlyArray<string>).includes(row.severity) && (WHYS as ReadonlyArray<string>).includes(row.why)
+    ? {
+      seq: Number(row.seq),
+      target: row.target,
+      group: row.grp,
+      severity: row.severity as Severity,
+      at: Number(row.at),
+      text: row.text,
+      why: row.why as DigestItem["why"]
+    }
+    : undefined
 
 export interface PendingDigest {
   readonly target: string
@@ -20,33 +39,33 @@ export class DigestStore extends Context.Service<DigestStore, {
   readonly remove: (target: string, upToSeq: number, dropped: number) => Effect.Effect<void>
   readonly size: Effect.Effect<number>
 }>()("switchboard/DigestStore") {
-  /** In memory, SWITCHBOARD_DIGEST_MAX_ITEMS per target. */
-  static readonly memory = Layer.effect(
+  /** In the Store, SWITCHBOARD_DIGEST_MAX_ITEMS per target. */
+  static readonly layer = Layer.effect(
     DigestStore,
-    Effect.map(GatewayConfig, (config) => {
-      const maxItems = config.checks.digestMaxItems
-      const byTarget = new Map<string, { items: Array<DigestItem>; dropped: number }>()
-      const counter = { seq: 0 }
+    Effect.gen(function*() {
+      const maxItems = (yield* GatewayConfig).checks.digestMaxItems
+      const store = yield* Store
       return DigestStore.of({
         add: (item) =>
-          Effect.sync(() => {
-            const box = byTarget.get(item.target) ?? { items: [], dropped: 0 }
-            byTarget.set(item.target, box)
-            box.items.push({ ...item, seq: ++counter.seq })
-            if (box.items.length > maxItems) box.dropped += box.items.splice(0, box.items.length - maxItems).length
-          }),
-        pending: Effect.sync(() =>
-          [...byTarget.entries()].map(([target, box]) => ({ target, items: [...box.items], dropped: box.dropped }))
-        ),
-        remove: (target, upToSeq, dropped) =>
-          Effect.sync(() => {
-            const box = byTarget.get(target)
-            if (box === undefined) return
-            box.items = box.items.filter((i) => i.seq > upToSeq)
-            box.dropped = Math.max(0, box.dropped - dropped)
-            if (box.items.length === 0 && box.dropped === 0) byTarget.delete(target)
-          }),
-        size: Effect.sync(() => [...byTarget.values()].reduce((n, b) => n + b.items.length, 0))
+          store.transaction("digest add", (db) =>
+            addDigestItem(db, { target: item.target, grp: item.group, severity: item.severity, at: item.at, text: item.text, why: item.why }, maxItems)),
+        pending: store.read("digest pending", (db) => {
+          const { dropped, items } = digestRows(db)
+          const byTarget = new Map<string, { items: Array<DigestItem>; dropped: number }>()
+          const boxOf = (target: string) => {
+            const box = byTarget.get(target) ?? { items: [], dropped: 0 }
+            byTarget.set(target, box)
+            return box
+          }
+          for (const row of items) {
+            const item = itemOf(row)
+            if (item !== undefined) boxOf(item.target).items.push(item)
+          }
+          for (const d of dropped) boxOf(d.target).dropped = Number(d.dropped)
+          return [...byTarget.entries()].map(([target, box]) => ({ target, items: box.items, dropped: box.dropped }))
+        }),
+        remove: (target, upToSeq, dropped) => store.transaction("digest remove", (db) => removeDigest(db, target, upToSeq, dropped)),
+        size: store.read("digest size", digestSize)
       })
     })
   )

@@ -16,5 +16,5 @@ export const checksLayer = <R = Layer.Services<typeof Probes.live>>(
     Layer.provideMerge(probes),
     Layer.provideMerge(Triage.layer),
     Layer.provideMerge(Digest.layer),
-    Layer.provideMerge(DigestStore.memory)
+    Layer.provideMerge(DigestStore.layer)
   )

@@ -4,7 +4,7 @@
 // cannot be opened, does not read as SQLite or was written by a newer schema stops the start with
 // StoreUnavailable (one line); a write that fails later is recorded (/status, /health) and dies as a
 // StoreFailed defect, so the caller never tells its channel "received" for what was not kept.
-import { mkdirSync } from "node:fs"
+import { chmodSync, closeSync, mkdirSync, openSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { DatabaseSync } from "node:sqlite"
 import { Clock, Context, Effect, Layer, Metric, Schema } from "effect"
@@ -59,7 +59,12 @@ const open = (options: StoreOptions): DatabaseSync => {
   const unavailable = (reason: string) => new StoreUnavailable({ path: options.path, reason })
   let database: DatabaseSync
   try {
-    if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true })
+    if (options.path !== ":memory:") {
+      mkdirSync(dirname(options.path), { recursive: true })
+      // Private whatever the umask: SQLite gives the -wal and -shm files the mode of the database.
+      closeSync(openSync(options.path, "a", 0o600))
+      chmodSync(options.path, 0o600)
+    }
     database = new DatabaseSync(options.path)
   } catch (e) {
     throw unavailable(reasonOf(e))

@@ -2,6 +2,7 @@
 // has; a start applies the missing ones in order, each in a transaction of its own. Never edit a
 // step that has shipped: add the next one.
 import { dedupeDdl } from "./tables/dedupe.ts"
+import { digestDdl } from "./tables/digest.ts"
 import { outboxDdl } from "./tables/outbox.ts"
 import { queueDdl } from "./tables/queue.ts"
 
@@ -13,10 +14,11 @@ export interface Migration {
 
 export const MIGRATIONS: ReadonlyArray<Migration> = [
   { version: 1, what: "queue and dedupe ids", sql: queueDdl + dedupeDdl },
-  { version: 2, what: "outbox", sql: outboxDdl }
+  { version: 2, what: "outbox", sql: outboxDdl },
+  { version: 3, what: "digest items", sql: digestDdl }
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version
 
 /** The table names of the current schema, for the row counts of /status. */
-export const TABLES = ["queue", "dedupe", "outbox"] as const
+export const TABLES = ["queue", "dedupe", "outbox", "digest"] as const
