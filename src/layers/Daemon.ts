@@ -1,7 +1,7 @@
 // The whole daemon: configuration → observability → the service graph → the HTTP API and the
 // channels. Which model provider runs is decided from GatewayConfig here; which channels run,
 // by each channel's own definition (layers/channels.ts).
-import { Effect, Layer, Option } from "effect"
+import { Effect, Layer } from "effect"
 import { agentServices, openAiSession } from "../agent/composition.ts"
 import { ApiTokens } from "../channels/http/ApiTokens.ts"
 import { AgentRoutes } from "../channels/http/agentRoutes.ts"
@@ -61,13 +61,14 @@ const app = (env: NodeJS.ProcessEnv) => Layer.unwrap(
         channels: optionalChannels.filter((c) => c.enabled(config)).map((c) => c.name).join(",")
       })
     )
-    if (Option.isSome(config.redis.url)) {
-      yield* Effect.logWarning("REDIS_URL is set, but this version has no Redis channel yet: it is ignored")
-    }
     const session = config.model.provider === "openai" ? openAiSession : Session.echo
     const routes = Layer.mergeAll(CoreRoutes, HeartbeatRoutes, AgentRoutes, ChecksRoutes, EventsRoutes, DashboardRoutes)
     const http = ApiTokens.sighup.pipe(Layer.provideMerge(serveHttp(routes)))
-    const edges = Layer.mergeAll(http, HeartbeatRunner.sighup, Checks.sighup, startChannels(optionalChannels))
+    // The enabled channels are built once the server listens (provideMerge builds `http` first): the
+    // API and /health answer at once, and a channel's library (grammY, discord.js, Slack's, ioredis)
+    // is imported inside its own layer, while /health says `warn` until that channel is up.
+    const channels = startChannels(optionalChannels).pipe(Layer.provideMerge(http))
+    const edges = Layer.mergeAll(channels, HeartbeatRunner.sighup, Checks.sighup)
     // The lifecycle is outermost: on SIGTERM it drains the Dispatcher (the running turn finishes while
     // channels can still deliver) and stops the outbox; what is left is in the Store already.
     const runner = HeartbeatRunner.layerWith({ loadSettings: reloadHeartbeatSettings(env) })

@@ -30,8 +30,10 @@ export interface FakeBotApi {
   readonly push: (...updates: Array<Record<string, unknown>>) => Array<number>
   /** Fail the next `times` calls of `method` that match `when` (default: every call) with `failure`. */
   readonly fail: (method: string, failure: ScriptedFailure, options?: { times?: number; when?: (payload: Record<string, any>) => boolean }) => void
-  /** Never answer the next `times` calls of `method` (default: every call). */
+  /** Do not answer the next `times` calls of `method` (default: every call) until `release`. */
   readonly hold: (method: string, times?: number) => void
+  /** Answer the held calls of `method` now, as the fake would have. */
+  readonly release: (method: string) => void
   /** Calls of one method (optionally for one chat). */
   readonly callsOf: (method: string, chatId?: number) => Array<ApiCall>
   /** Texts sent with sendMessage to `chatId` (and topic), in order. */
@@ -101,14 +103,19 @@ export const fakeBotApi = Effect.acquireRelease(
     const scripts: Array<{ method: string; failure: ScriptedFailure; times: number; when: (p: Record<string, any>) => boolean }> = []
     const pollers = new Set<() => void>()
     const holds: Array<{ method: string; times: number }> = []
+    const held: Array<{ method: string; answer: () => void }> = []
     const watch = makeWatch(() =>
       `calls: ${JSON.stringify(calls.map((c) => [c.method, c.payload["chat_id"], c.payload["text"] ?? c.payload["offset"]]))}`
     )
     const notify = watch.notify
 
     const answer = (method: string, payload: Record<string, any>, res: ServerResponse) => {
-      const held = holds.find((h) => h.method === method && h.times > 0)
-      if (held) return void held.times--
+      const hold = holds.find((h) => h.method === method && h.times > 0)
+      if (hold) {
+        hold.times--
+        held.push({ method, answer: () => answer(method, payload, res) })
+        return
+      }
       const script = scripts.find((s) => s.method === method && s.times > 0 && s.when(payload))
       if (script) {
         script.times--
@@ -197,6 +204,12 @@ export const fakeBotApi = Effect.acquireRelease(
       fail: (method, failure, options = {}) =>
         scripts.push({ method, failure, times: options.times ?? 1, when: options.when ?? (() => true) }),
       hold: (method, times = Number.POSITIVE_INFINITY) => void holds.push({ method, times }),
+      release: (method) => {
+        for (const h of holds) if (h.method === method) h.times = 0
+        const now = held.filter((h) => h.method === method)
+        held.splice(0, held.length, ...held.filter((h) => h.method !== method))
+        for (const h of now) h.answer()
+      },
       callsOf: (method, chatId) =>
         calls.filter((c) => c.method === method && (chatId === undefined || c.payload["chat_id"] === chatId)),
       texts: (chatId, threadId) =>

@@ -7,7 +7,7 @@
 //   instead of piling up or failing later in a MaxRetriesPerRequestError storm.
 // No ioredis commandTimeout (it would kill the blocking read): deadlines are Effect timeouts.
 import { Effect, Schema, type Scope } from "effect"
-import { Redis, type RedisOptions } from "ioredis"
+import type { Redis, RedisOptions } from "ioredis"
 import { reconnectDelayMs } from "./names.ts"
 
 export class RedisError extends Schema.TaggedError<RedisError>()("RedisError", {
@@ -58,6 +58,9 @@ type Options = Omit<RedisOptions, "replyMapping">
  * Closes on scope exit: QUIT when asked for and the connection is healthy (sender), otherwise — or
  * if QUIT hangs — a hard close (the reader: a QUIT would wait behind its blocking read).
  */
+/** ioredis is imported when the bus opens its first connection: a daemon without REDIS_URL never loads it. */
+const ioredis = Effect.promise(() => import("ioredis"))
+
 const acquire = (make: () => Redis, quit: boolean) =>
   Effect.acquireRelease(Effect.sync(make), (client) =>
     client.status === "end"
@@ -87,6 +90,7 @@ export const openReader = (
       connectTimeout: options.stallMs,
       connectionName: options.name
     }
+    const { Redis } = yield* ioredis
     const client = yield* acquire(() => new Redis(url, settings), false)
     client.on("error", (e: Error) => (lastError = e.message))
     const conn = connection(client, options.stallMs, () => lastError)
@@ -110,6 +114,7 @@ export const openSender = (
       socketTimeout: options.stallMs,
       connectionName: options.name
     }
+    const { Redis } = yield* ioredis
     const client = yield* acquire(() => new Redis(url, settings), true)
     client.on("error", (e: Error) => (lastError = e.message))
     client.on("ready", () => (lastError = undefined))
