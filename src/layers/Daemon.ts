@@ -24,7 +24,7 @@ import { Checks } from "../checks/Checks.ts"
 import { checksLayer } from "./Checks.ts"
 import { core, Foundation } from "./Core.ts"
 import { serveHttp } from "./HttpServer.ts"
-import { optionalChannels, startChannels } from "./channels.ts"
+import { optionalChannels, startChannelsAfter } from "./channels.ts"
 import { VERSION } from "../domain/version.ts"
 import { Observability } from "./Observability.ts"
 import { StateDir } from "../store/StateDir.ts"
@@ -64,10 +64,10 @@ const app = (env: NodeJS.ProcessEnv) => Layer.unwrap(
     const session = config.model.provider === "openai" ? openAiSession : Session.echo
     const routes = Layer.mergeAll(CoreRoutes, HeartbeatRoutes, AgentRoutes, ChecksRoutes, EventsRoutes, DashboardRoutes)
     const http = ApiTokens.sighup.pipe(Layer.provideMerge(serveHttp(routes)))
-    // The enabled channels are built once the server listens (provideMerge builds `http` first): the
-    // API and /health answer at once, and a channel's library (grammY, discord.js, Slack's, ioredis)
-    // is imported inside its own layer, while /health says `warn` until that channel is up.
-    const channels = startChannels(optionalChannels).pipe(Layer.provideMerge(http))
+    // The enabled channels are listed, then the server listens, then the channels are built: the API
+    // and /health answer at once, a channel's library (grammY, discord.js, Slack's, ioredis) is
+    // imported inside its own layer, and /health says `warn` until every enabled channel is up.
+    const channels = startChannelsAfter(optionalChannels, http)
     const edges = Layer.mergeAll(channels, HeartbeatRunner.sighup, Checks.sighup)
     // The lifecycle is outermost: on SIGTERM it drains the Dispatcher (the running turn finishes while
     // channels can still deliver) and stops the outbox; what is left is in the Store already.

@@ -33,12 +33,27 @@ export const startChannel = <R extends ChannelServices>(definition: ChannelDefin
     })
   )
 
-/** The definitions enabled by the settings, started side by side. */
-export const startChannels = <R extends ChannelServices>(definitions: ReadonlyArray<ChannelDefinition<R>>) =>
+/**
+ * The definitions enabled by the settings, started side by side once `first` is built (the daemon
+ * passes its HTTP server). Each is listed in Channels (`starting`) before `first`: /health names a
+ * channel that is not receiving yet from its very first answer.
+ */
+export const startChannelsAfter = <R extends ChannelServices, A, E, RF>(
+  definitions: ReadonlyArray<ChannelDefinition<R>>,
+  first: Layer.Layer<A, E, RF>
+) =>
   Layer.unwrap(
     Effect.gen(function*() {
       const settings = yield* GatewayConfig
+      const registry = yield* Channels
       const enabled = definitions.filter((d) => d.enabled(settings))
-      return enabled.reduce<Started<R>>((all, d) => Layer.merge(all, startChannel(d)), Layer.empty)
+      const started = yield* Effect.forEach(enabled, (d) =>
+        Effect.map(registry.add(d.name, d.traits), (life) => d.layer.pipe(Layer.provide(Layer.succeed(ChannelLife, life)))))
+      const all = started.reduce<Layer.Layer<never, unknown, Exclude<R, ChannelLife>>>((all, l) => Layer.merge(all, l), Layer.empty)
+      return all.pipe(Layer.provideMerge(first))
     })
   )
+
+/** The definitions enabled by the settings, started side by side. */
+export const startChannels = <R extends ChannelServices>(definitions: ReadonlyArray<ChannelDefinition<R>>) =>
+  startChannelsAfter(definitions, Layer.empty)

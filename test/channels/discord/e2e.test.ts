@@ -17,7 +17,7 @@ describe("Discord on the built daemon", () => {
         }
       })
       yield* fake.waitFor("the session and its commands", () => fake.gateway.connected() && fake.commands.length === 3, 15_000)
-      yield* Effect.promise(() => eventually(async () => (await daemon.json("/health")).body.checks.discord.status === "pass" || undefined))
+      yield* Effect.promise(() => eventually(async () => (await daemon.json("/health")).body.checks.discord?.status === "pass" || undefined))
 
       fake.say("555", "let me in", { author: MALLORY, mentionBot: true })
       const hello = fake.say("100", "hello **daemon**")
