@@ -54,7 +54,7 @@ describe("Redis faults", () => {
     await httpAnswers(daemon, "anyone home?")
     const down = await eventually(async () => {
       const s = (await daemon.json("/status")).body.redis
-      return s.state === "down" && s.failures >= 5 ? s : undefined
+      return s?.state === "down" && s.failures >= 5 ? s : undefined
     })
     expect(down.lastError).toMatch(/ECONNREFUSED/)
     expect(await redisHealth(daemon)).toMatchObject({ status: "warn", detail: expect.stringMatching(/unreachable since .*ECONNREFUSED/) })
