@@ -11,6 +11,7 @@ import { TelegramConfig } from "./telegram.ts"
 import { execSection } from "./exec.ts"
 import { HttpLimitsConfig } from "./httpLimits.ts"
 import { OtelConfig } from "./otel.ts"
+import { MemoryConfig } from "./memory.ts"
 import { commaList, duration, httpUrl, isLoopback, optionalSecret, optionalString, positiveInt } from "./values.ts"
 
 export const ConfigSchema = Config.all({
@@ -33,6 +34,7 @@ export const ConfigSchema = Config.all({
     maxWait: duration("SWITCHBOARD_MAX_WAIT", "60 seconds")
   }),
   httpLimits: HttpLimitsConfig,
+  memory: MemoryConfig,
   stateDir: Config.String("SWITCHBOARD_STATE_DIR").pipe(Config.withDefault("./.switchboard")),
   store: storeConfig,
   queue: Config.all({

@@ -70,3 +70,7 @@ export const fiberRestarts = Metric.counter("switchboard_fiber_restarts_total", 
   description: "Background fibers (channels' receive loops, the dispatcher, …) started again after they crashed, by fiber",
   incremental: true
 })
+export const memoryDropped = Metric.counter("switchboard_memory_dropped_total", {
+  description: "Kept items dropped at their byte budget (oldest first), by store: request_log, inbox, system_events",
+  incremental: true
+})

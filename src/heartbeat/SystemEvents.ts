@@ -1,7 +1,9 @@
 // Per-session-key queues of system events (exec completions, bus events) waiting to be relayed
 // to their own session. The key is where the event belongs and where its relay is delivered.
 import { Clock, Context, Effect, Layer, Metric, Schema } from "effect"
+import { memoryDropped } from "../domain/metrics.ts"
 import { isSource } from "../domain/source.ts"
+import { byteSize } from "../domain/truncate.ts"
 import { systemEventsDropped, systemEventsEnqueued, systemEventsSkipped } from "./metrics.ts"
 import { GatewayConfig } from "../config/GatewayConfig.ts"
 
@@ -54,9 +56,32 @@ export class SystemEvents extends Context.Service<SystemEvents, {
   readonly drain: (sessionKey: string) => Effect.Effect<ReadonlyArray<SystemEvent>>
   readonly stats: Effect.Effect<SystemEventsStats>
 }>()("switchboard/SystemEvents") {
-  static readonly make = (options: { readonly perKey: number; readonly maxKeys?: number | undefined }) =>
+  static readonly make = (options: {
+    readonly perKey: number
+    readonly maxKeys?: number | undefined
+    /** Bytes of pending texts of all keys together: beyond it the oldest event (of any key) is dropped. */
+    readonly maxBytes?: number | undefined
+  }) =>
     Effect.sync(() => {
       const queues = new Map<string, Array<SystemEvent>>()
+      const maxBytes = options.maxBytes ?? Infinity
+      const held = { bytes: 0 }
+      const sizeOf = (e: SystemEvent) => byteSize(e.text)
+      const seqOf = (e: SystemEvent) => Number(e.id.slice("sev-".length))
+      /** The oldest pending event of all keys (never `keep`), removed; its key's queue too when empty. */
+      const dropOldest = (keep: SystemEvent): SystemEvent | undefined => {
+        let oldest: SystemEvent | undefined
+        for (const queue of queues.values()) {
+          const head = queue[0]
+          if (head !== undefined && head !== keep && (oldest === undefined || seqOf(head) < seqOf(oldest))) oldest = head
+        }
+        if (oldest === undefined) return undefined
+        const queue = queues.get(oldest.sessionKey)!
+        queue.shift()
+        if (queue.length === 0) queues.delete(oldest.sessionKey)
+        held.bytes -= sizeOf(oldest)
+        return oldest
+      }
       const droppedByKey = new Map<string, number>()
       const counters = { seq: 0, dropped: 0, enqueued: 0, skipped: 0 }
 
@@ -98,13 +123,30 @@ export class SystemEvents extends Context.Service<SystemEvents, {
           queues.set(sessionKey, queue)
           counters.enqueued++
           yield* Metric.update(systemEventsEnqueued, 1)
+          held.bytes += sizeOf(event)
           if (queue.length > options.perKey) {
             const dropped = queue.splice(0, queue.length - options.perKey)
+            for (const d of dropped) held.bytes -= sizeOf(d)
             counters.dropped += dropped.length
             droppedByKey.set(sessionKey, (droppedByKey.get(sessionKey) ?? 0) + dropped.length)
             yield* Metric.update(systemEventsDropped, dropped.length)
             yield* Effect.logWarning("system event queue full: dropped the oldest").pipe(
               Effect.annotateLogs({ sessionKey, dropped: dropped.length, perKey: options.perKey })
+            )
+          }
+          const overBudget: Array<SystemEvent> = []
+          while (held.bytes > maxBytes) {
+            const d = dropOldest(event)
+            if (d === undefined) break
+            overBudget.push(d)
+            counters.dropped++
+            droppedByKey.set(d.sessionKey, (droppedByKey.get(d.sessionKey) ?? 0) + 1)
+          }
+          if (overBudget.length > 0) {
+            yield* Metric.update(systemEventsDropped, overBudget.length)
+            yield* Metric.update(Metric.withAttributes(memoryDropped, { store: "system_events" }), overBudget.length)
+            yield* Effect.logWarning("system events over their byte budget: dropped the oldest").pipe(
+              Effect.annotateLogs({ dropped: overBudget.length, maxBytes })
             )
           }
           return event
@@ -118,6 +160,7 @@ export class SystemEvents extends Context.Service<SystemEvents, {
           if (queue === undefined) return
           const ids = new Set(inspected)
           const rest = queue.filter((e) => !ids.has(e.id))
+          for (const e of queue) if (ids.has(e.id)) held.bytes -= sizeOf(e)
           if (rest.length === 0) queues.delete(sessionKey)
           else queues.set(sessionKey, rest)
         })
@@ -126,6 +169,7 @@ export class SystemEvents extends Context.Service<SystemEvents, {
         Effect.sync(() => {
           const queue = queues.get(sessionKey) ?? []
           queues.delete(sessionKey)
+          for (const e of queue) held.bytes -= sizeOf(e)
           return queue
         })
 
@@ -141,9 +185,9 @@ export class SystemEvents extends Context.Service<SystemEvents, {
       return SystemEvents.of({ enqueue, peek, consume, drain, stats })
     })
 
-  /** Bounded per key by SWITCHBOARD_SYSTEM_EVENTS_PER_KEY. Needs only GatewayConfig: composable below the Session. */
+  /** Bounded per key by SWITCHBOARD_SYSTEM_EVENTS_PER_KEY, in all by SWITCHBOARD_SYSTEM_EVENTS_BYTES. Needs only GatewayConfig: composable below the Session. */
   static readonly layer = Layer.effect(
     SystemEvents,
-    GatewayConfig.use((c) => SystemEvents.make({ perKey: c.heartbeat.eventsPerKey }))
+    GatewayConfig.use((c) => SystemEvents.make({ perKey: c.heartbeat.eventsPerKey, maxBytes: c.memory.systemEventsBytes }))
   )
 }

@@ -2,8 +2,11 @@
 // by clients (GET /v1/inbox/:source). This is how HTTP and CLI users receive what they did not
 // ask for: tool notifications, questions, relays of system events.
 import { randomUUID } from "node:crypto"
-import { Clock, Context, Deferred, Effect, Layer } from "effect"
+import { Clock, Context, Deferred, Effect, Layer, Metric } from "effect"
+import { GatewayConfig } from "../../config/GatewayConfig.ts"
+import { memoryDropped } from "../../domain/metrics.ts"
 import type { Outbound, OutboundKind } from "../../domain/model.ts"
+import { byteSize, truncateStored } from "../../domain/truncate.ts"
 
 export interface InboxMessage {
   readonly seq: number
@@ -27,6 +30,8 @@ export interface InboxPage {
 
 interface Box {
   messages: Array<InboxMessage>
+  /** Bytes of the messages' texts. */
+  bytes: number
   nextSeq: number
   changed: Deferred.Deferred<void>
   /** Long-polls waiting on this box. */
@@ -42,16 +47,28 @@ export class Inbox extends Context.Service<Inbox, {
    */
   readonly read: (source: string, after: number, waitMs: number, epoch?: string) => Effect.Effect<InboxPage>
 }>()("switchboard/Inbox") {
-  static readonly make = (options: { readonly keepPerSource: number; readonly maxSources: number }) =>
+  static readonly make = (options: {
+    readonly keepPerSource: number
+    readonly maxSources: number
+    /** Bytes per inbox, of all inboxes, and of one stored message's text. */
+    readonly bytesPerSource?: number
+    readonly totalBytes?: number
+    readonly maxTextBytes?: number
+  }) =>
     Effect.gen(function*() {
       const boxes = new Map<string, Box>()
+      const perSource = options.bytesPerSource ?? Infinity
+      const totalBytes = options.totalBytes ?? Infinity
+      const maxText = options.maxTextBytes ?? Infinity
+      const held = { bytes: 0 }
+      const sizeOf = (m: InboxMessage) => byteSize(m.text)
 
       const boxOf = (source: string) =>
         Effect.suspend(() => {
           const existing = boxes.get(source)
           if (existing) return Effect.succeed(existing)
           return Effect.map(Deferred.make<void>(), (changed) => {
-            const box: Box = { messages: [], nextSeq: 1, changed, waiting: 0, epoch: randomUUID().slice(0, 8) }
+            const box: Box = { messages: [], bytes: 0, nextSeq: 1, changed, waiting: 0, epoch: randomUUID().slice(0, 8) }
             boxes.set(source, box)
             return box
           })
@@ -65,20 +82,32 @@ export class Inbox extends Context.Service<Inbox, {
             seq: box.nextSeq++,
             kind: message.kind,
             requestId: message.requestId,
-            text: message.text,
+            text: truncateStored(message.text, maxText),
             at: new Date(now).toISOString(),
             question: message.question
           }
           box.messages.push(entry)
-          if (box.messages.length > options.keepPerSource) box.messages.splice(0, box.messages.length - options.keepPerSource)
-          // Most recently used last; beyond maxSources the longest-quiet inbox is forgotten, so
-          // clients inventing new source names cannot grow memory without bound.
+          box.bytes += sizeOf(entry)
+          held.bytes += sizeOf(entry)
+          // Oldest first, by count and by bytes; the newest message always stays.
+          let dropped = 0
+          while (box.messages.length > 1 && (box.messages.length > options.keepPerSource || box.bytes > perSource)) {
+            const old = box.messages.shift()!
+            box.bytes -= sizeOf(old)
+            held.bytes -= sizeOf(old)
+            dropped++
+          }
+          // Most recently used last; beyond maxSources (or the bytes of all inboxes) the longest-quiet
+          // inbox is forgotten, so clients inventing new source names cannot grow memory without bound.
           boxes.delete(source)
           boxes.set(source, box)
-          for (const [name] of boxes) {
-            if (boxes.size <= options.maxSources) break
+          for (const [name, quiet] of boxes) {
+            if ((boxes.size <= options.maxSources && held.bytes <= totalBytes) || quiet === box) break
             boxes.delete(name)
+            held.bytes -= quiet.bytes
+            dropped += quiet.messages.length
           }
+          if (dropped > 0) yield* Metric.update(Metric.withAttributes(memoryDropped, { store: "inbox" }), dropped)
           const woken = box.changed
           box.changed = yield* Deferred.make<void>()
           yield* Deferred.succeed(woken, undefined)
@@ -118,5 +147,16 @@ export class Inbox extends Context.Service<Inbox, {
     })
 
   /** The inbox; the `http` and `cli` channels register it as their sender (inboxChannel.ts). */
-  static readonly layer = Layer.effect(Inbox, Inbox.make({ keepPerSource: 1000, maxSources: 10_000 }))
+  static readonly layer = Layer.effect(
+    Inbox,
+    GatewayConfig.use((c) =>
+      Inbox.make({
+        keepPerSource: 1000,
+        maxSources: 10_000,
+        bytesPerSource: c.memory.inboxBytes,
+        totalBytes: c.memory.inboxTotalBytes,
+        maxTextBytes: c.memory.storedReplyBytes
+      })
+    )
+  )
 }
