@@ -106,10 +106,13 @@ const renderQueue = (queue) => {
     ]))
 }
 
-const renderChart = (points) => {
+const renderChart = (samples) => {
   const svg = $("chart")
   const ns = "http://www.w3.org/2000/svg"
   const now = Date.now()
+  // The samples (every 15 s), then the queue as it is now, so the line reaches the right edge.
+  const q = state.data?.queue
+  const points = q ? [...samples, { at: new Date(now).toISOString(), depth: q.depth, oldestWaitMs: q.depth === 0 ? 0 : q.oldestWaitMs }] : samples
   const x = (iso) => Math.max(0, 300 - ((now - Date.parse(iso)) / 3_600_000) * 300)
   const maxDepth = Math.max(1, ...points.map((p) => p.depth))
   const maxWait = Math.max(1000, ...points.map((p) => p.oldestWaitMs))
@@ -130,7 +133,7 @@ const renderChart = (points) => {
     line("wait", (p) => 85 - (p.oldestWaitMs / maxWait) * 75),
     label(`max ${maxDepth} waiting · ${duration(maxWait)} oldest`, 10))
   const last = points.at(-1)
-  $("chart-cap").textContent = `Last hour (${points.length} samples): waiting (line, now ${last?.depth ?? 0}) and oldest wait (dashed)`
+  $("chart-cap").textContent = `Last hour (${samples.length} samples): waiting (line, now ${last?.depth ?? 0}) and oldest wait (dashed)`
 }
 
 const channelDetail = (c) => {
@@ -223,7 +226,10 @@ const renderAll = () => {
 const RENDER = {
   health: () => renderHealth(state.data.health),
   active: () => renderActive(state.data.active),
-  queue: () => renderQueue(state.data.queue),
+  queue: () => {
+    renderQueue(state.data.queue)
+    renderChart(state.data.history)
+  },
   channels: () => renderChannels(state.data.channels),
   outbox: () => renderOutbox(state.data.outbox),
   checks: () => renderChecks(state.data.checks, state.data.digest),
