@@ -1,6 +1,7 @@
 // All configuration, read once at start with Effect Config and validated there. A bad value stops
 // the daemon with one line naming the variable (see config/environment.ts). Secrets are Redacted.
 import { Config, ConfigProvider, Context, Effect, Layer, Option, Redacted, Schema } from "effect"
+import { AgentsConfig } from "./agentsFile.ts"
 import { ChecksConfig } from "./checks.ts"
 import { DashboardConfig } from "./dashboard.ts"
 import { DiscordConfig } from "./discord.ts"
@@ -89,6 +90,7 @@ export const ConfigSchema = Config.all({
     keepTurns: positiveInt("SWITCHBOARD_COMPACT_KEEP_TURNS", 4),
     askTimeout: duration("SWITCHBOARD_ASK_TIMEOUT", "2 minutes")
   }),
+  agents: AgentsConfig,
   exec: execSection,
   telegram: TelegramConfig,
   discord: DiscordConfig,

@@ -88,6 +88,7 @@ export const describeStartupFailure = (error: unknown, env: NodeJS.ProcessEnv): 
   }
   if (
     e?._tag === "ConfigInvalid" || e?._tag === "HeartbeatSettingsInvalid" || e?._tag === "ChecksFileInvalid" ||
+    e?._tag === "AgentsFileInvalid" ||
     e?._tag === "ApiTokensFileInvalid" ||
     error instanceof StartupFailure
   ) {

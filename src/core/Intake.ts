@@ -3,10 +3,11 @@
 // behind the turn it is meant to stop, so it never enters the queue.
 import { Clock, Context, Effect, FiberSet, Layer, Option } from "effect"
 import { parseControl } from "../domain/commands.ts"
-import { type QueueFull, ShuttingDown } from "../domain/errors.ts"
+import { type QueueFull, ShuttingDown, Unbound } from "../domain/errors.ts"
 import { formatStatus } from "../domain/formatStatus.ts"
 import type { Inbound, Priority } from "../domain/model.ts"
 import { formatTraceparent } from "../domain/traceparent.ts"
+import { Agents } from "../config/Agents.ts"
 import { CommandQueue } from "./CommandQueue.ts"
 import { Dispatcher, requestAttributes } from "./Dispatcher.ts"
 import { Questions } from "./Questions.ts"
@@ -35,7 +36,7 @@ export type SubmitResult =
   }
 
 export class Intake extends Context.Service<Intake, {
-  readonly submit: (submission: Submission) => Effect.Effect<SubmitResult, QueueFull | ShuttingDown>
+  readonly submit: (submission: Submission) => Effect.Effect<SubmitResult, QueueFull | ShuttingDown | Unbound>
   /**
    * At a stop: interrupt answers still being delivered (a 429's retry-after can be long); the
    * Router keeps an interrupted delivery in its outbox, which the stop then saves.
@@ -46,6 +47,7 @@ export class Intake extends Context.Service<Intake, {
     Intake,
     Effect.gen(function*() {
       const queue = yield* CommandQueue
+      const agents = yield* Agents
       const dispatcher = yield* Dispatcher
       const requests = yield* RequestLog
       const router = yield* Router
@@ -75,6 +77,8 @@ export class Intake extends Context.Service<Intake, {
         // An id seen within the dedupe window is a repeat, whatever it says: control commands and
         // answers do not go through the queue, so they are checked (and remembered) here too.
         if (yield* queue.isDuplicate(s.id)) return { _tag: "Duplicate", id: s.id } as const
+        // A source no agent serves is refused before anything else, commands included.
+        if (agents.resolve(s.source) === undefined) return yield* new Unbound({ source: s.source })
         const control = parseControl(s.text)
         const priority: Priority = control !== undefined ? "command" : s.priority ?? "human"
         const span = yield* Effect.currentSpan.pipe(Effect.option)

@@ -15,6 +15,15 @@ export class ShuttingDown extends Schema.TaggedError<ShuttingDown>()("ShuttingDo
   }
 }
 
+/** No agent is bound to the source (SWITCHBOARD_AGENTS_FILE): refused, never queued. */
+export class Unbound extends Schema.TaggedError<Unbound>()("Unbound", {
+  source: Schema.String
+}) {
+  override get message() {
+    return `no agent is bound to ${this.source}`
+  }
+}
+
 export class TurnFailed extends Schema.TaggedError<TurnFailed>()("TurnFailed", {
   reason: Schema.String,
   /** Text for the person whose message failed. */

@@ -242,6 +242,11 @@ export class HeartbeatRunner extends Context.Service<HeartbeatRunner, {
             }).pipe(Effect.result)
             if (submitted._tag === "Failure" || submitted.success._tag !== "Queued") {
               relaysInFlight.delete(key)
+              if (submitted._tag === "Failure" && submitted.failure._tag === "Unbound") {
+                // No agent serves that chat: retrying cannot help; the events stay pending.
+                yield* Effect.logWarning("relay not queued: no agent is bound to its chat").pipe(Effect.annotateLogs({ sessionKey: key }))
+                return "Skipped"
+              }
               if (submitted._tag === "Failure") {
                 yield* Effect.logWarning("relay not queued; will retry").pipe(Effect.annotateLogs({ reason: submitted.failure.message }))
                 return "Busy"

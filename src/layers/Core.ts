@@ -2,6 +2,7 @@
 // ones, tests pass their own. Requires GatewayConfig.
 import { Layer } from "effect"
 import { AgentTools } from "../agent/AgentTools.ts"
+import { Agents } from "../config/Agents.ts"
 import { CommandQueue } from "../core/CommandQueue.ts"
 import { Dispatcher } from "../core/Dispatcher.ts"
 import { ChannelRoutes } from "../channels/http/ChannelRoutes.ts"
@@ -26,7 +27,8 @@ export const Foundation = Layer.mergeAll(
   Channels.layer,
   TurnEvents.layer,
   Persistence.layer,
-  CommandQueue.layer
+  CommandQueue.layer,
+  Agents.layer
 ).pipe(
   Layer.provideMerge(Layer.mergeAll(RequestLog.layer, DeliveryLog.layer))
 )

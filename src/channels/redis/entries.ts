@@ -18,6 +18,7 @@ export type DeadCode =
   | "too_many_deliveries"
   | "refused"
   | "no_checks"
+  | "unbound"
 
 const text = (max: number) =>
   Schema.String.check(
