@@ -61,6 +61,13 @@ export class CommandQueue extends Context.Service<CommandQueue, {
   /** The next item by effective priority; waits while the queue is empty. */
   readonly take: Effect.Effect<QueuedItem>
   /**
+   * The best item `eligible` accepts (e.g. "its session is idle"), by the same order as `take`;
+   * waits until there is one. Call `recheck` when something `eligible` reads has changed.
+   */
+  readonly takeWhere: (eligible: (item: QueuedItem) => boolean) => Effect.Effect<QueuedItem>
+  /** Wake `takeWhere` callers so they look again (an item they passed over may be eligible now). */
+  readonly recheck: Effect.Effect<void>
+  /**
    * Whether `id` was seen within the dedupe window (counted as a duplicate when it was). For
    * requests answered without the queue (control commands, answers), which `remember` records.
    */
@@ -85,6 +92,14 @@ export class CommandQueue extends Context.Service<CommandQueue, {
       // lane's most-aged item: comparing the four heads is enough to pick the next one.
       const lanes: Record<Priority, Array<QueuedItem>> = { command: [], human: [], relay: [], event: [] }
       const nonEmpty = yield* Latch.make(false)
+      // Opened (and replaced) on every change a `takeWhere` waiter may care about: a waiter holds the
+      // latch of the moment it looked, so a change while it looked is never missed.
+      const changed = { latch: Latch.makeUnsafe(false) }
+      const signalChange = () => {
+        const previous = changed.latch
+        changed.latch = Latch.makeUnsafe(false)
+        previous.openUnsafe()
+      }
       yield* Metric.update(queueDepth, 0)
       yield* Metric.update(queueRefused, 0) // a series from the start, for increase() alerts
       yield* Metric.update(queueDuplicates, 0)
@@ -122,6 +137,25 @@ export class CommandQueue extends Context.Service<CommandQueue, {
         yield* Metric.update(queueDepth, depth())
         nonEmpty.openUnsafe()
       }
+
+      /** The best item `eligible` accepts: per lane the first it accepts (the lane's oldest), then as `headOrder`. */
+      const bestEligible = (now: number, eligible: (item: QueuedItem) => boolean) => {
+        let best: { p: Priority; at: number; item: QueuedItem; rank: number } | undefined
+        for (const p of PRIORITIES) {
+          const at = lanes[p].findIndex(eligible)
+          if (at < 0) continue
+          const item = lanes[p][at]!
+          const rank = effectiveRank(p, now - item.enqueuedAt, agingMs)
+          if (best === undefined || rank < best.rank || (rank === best.rank && item.seq < best.item.seq)) best = { p, at, item, rank }
+        }
+        return best
+      }
+
+      const headOrder = (now: number, from: Record<Priority, Array<QueuedItem>> = lanes) =>
+        PRIORITIES.flatMap((p) => {
+          const head = from[p][0]
+          return head === undefined ? [] : [{ p, head, rank: effectiveRank(p, now - head.enqueuedAt, agingMs) }]
+        }).sort((a, b) => a.rank - b.rank || a.head.seq - b.head.seq)
 
       const isDuplicate = (id: string) =>
         Effect.gen(function*() {
@@ -163,30 +197,35 @@ export class CommandQueue extends Context.Service<CommandQueue, {
           counters.accepted++
           yield* Metric.update(queueDepth, depth())
           nonEmpty.openUnsafe()
+          signalChange()
           return { _tag: "Accepted", item } as const
         })
 
-      const headOrder = (now: number, from: Record<Priority, Array<QueuedItem>> = lanes) =>
-        PRIORITIES.flatMap((p) => {
-          const head = from[p][0]
-          return head === undefined ? [] : [{ p, head, rank: effectiveRank(p, now - head.enqueuedAt, agingMs) }]
-        }).sort((a, b) => a.rank - b.rank || a.head.seq - b.head.seq)
-
-      const tryTake = Effect.gen(function*() {
+      const anyItem = () => true
+      const tryTake = (eligible: (item: QueuedItem) => boolean) => Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
-        const next = headOrder(now)[0]
+        const next = bestEligible(now, eligible)
         if (next === undefined) return undefined
-        lanes[next.p].shift()
+        lanes[next.p].splice(next.at, 1)
         if (depth() === 0) nonEmpty.closeUnsafe()
         yield* Metric.update(queueDepth, depth())
-        yield* store.transaction("mark a request running", (db) => setQueueState(db, next.head.request.id, "running"))
-        return next.head
+        yield* store.transaction("mark a request running", (db) => setQueueState(db, next.item.request.id, "running"))
+        return next.item
       })
 
       const take: Effect.Effect<QueuedItem> = Effect.flatMap(
-        tryTake,
+        tryTake(anyItem),
         (item) => item !== undefined ? Effect.succeed(item) : Effect.andThen(nonEmpty.await, Effect.suspend(() => take))
       )
+
+      const takeWhere = (eligible: (item: QueuedItem) => boolean): Effect.Effect<QueuedItem> =>
+        Effect.suspend(() => {
+          const seen = changed.latch
+          return Effect.flatMap(
+            tryTake(eligible),
+            (item) => item !== undefined ? Effect.succeed(item) : Effect.andThen(seen.await, takeWhere(eligible))
+          )
+        })
 
       const putBack = (item: QueuedItem) =>
         Effect.gen(function*() {
@@ -197,6 +236,7 @@ export class CommandQueue extends Context.Service<CommandQueue, {
           yield* store.transaction("put a request back", (db) => setQueueState(db, item.request.id, "queued"))
           yield* Metric.update(queueDepth, depth())
           nonEmpty.openUnsafe()
+          signalChange()
         })
 
       const pending = Effect.map(Clock.currentTimeMillis, (now) => {
@@ -237,7 +277,18 @@ export class CommandQueue extends Context.Service<CommandQueue, {
       const complete = (item: QueuedItem) =>
         store.transaction("remove a finished request", (db) => removeQueued(db, item.request.id))
 
-      return CommandQueue.of({ offer, isDuplicate, remember, take, putBack, complete, pending, stats })
+      return CommandQueue.of({
+        offer,
+        isDuplicate,
+        remember,
+        take,
+        takeWhere,
+        recheck: Effect.sync(signalChange),
+        putBack,
+        complete,
+        pending,
+        stats
+      })
     })
 
   /** The durable queue, configured from GatewayConfig; requests kept from the last run are in the RequestLog again. */

@@ -1,18 +1,22 @@
-// One fiber that takes the next request and runs it through the Session under a Semaphore(1),
-// with the request provided as CurrentRequest, then hands the reply to the Router with the
-// request's own source as target. Messages that arrive meanwhile wait in the queue: nobody is
-// ever told "already processing".
-import { Cause, Clock, Context, Deferred, Duration, Effect, Exit, Fiber, Layer, Metric, Option, Scope, Semaphore, Tracer } from "effect"
+// One fiber takes the best request whose session is idle and runs it in its session (under that
+// session's Semaphore(1)), with the request provided as CurrentRequest, then hands the reply to the
+// Router with the request's own source as target. Sessions run side by side up to
+// SWITCHBOARD_MAX_CONCURRENT_TURNS; each stays serial. Messages that arrive meanwhile wait in the
+// queue: nobody is ever told "already processing".
+import { Cause, Clock, Context, Deferred, Duration, Effect, Exit, Fiber, FiberSet, Layer, Metric, Option, Scope, Semaphore, Tracer } from "effect"
 import { parseControl } from "../domain/commands.ts"
-import { queueWait, TURN_OUTCOMES, turnDuration, turns } from "../domain/metrics.ts"
+import type { SessionRef } from "../domain/agents.ts"
+import { agentTurnDuration, agentTurns, queueWait, TURN_OUTCOMES, turnDuration, turns } from "../domain/metrics.ts"
 import { type Inbound, isSilent, type OutboundKind } from "../domain/model.ts"
 import { parseTraceparent } from "../domain/traceparent.ts"
 import { CommandQueue, type QueuedItem } from "./CommandQueue.ts"
-import { withCurrentRequest } from "./CurrentRequest.ts"
+import { Agents } from "../config/Agents.ts"
+import { CurrentSession, withCurrentRequest } from "./CurrentRequest.ts"
 import { GatewayConfig } from "../config/GatewayConfig.ts"
 import { RequestLog } from "./RequestLog.ts"
 import { Router } from "./Router.ts"
-import { Session } from "./Session.ts"
+import type { Session } from "./Session.ts"
+import { Sessions } from "./Sessions.ts"
 import { TurnEvents } from "./TurnEvents.ts"
 import { supervised } from "./supervised.ts"
 
@@ -21,6 +25,8 @@ export interface ActiveTurn {
   readonly source: string
   readonly priority: Inbound["priority"]
   readonly startedAt: number
+  /** The session key (`<agent>/<conversation>`). */
+  readonly session: string
 }
 
 export type TurnOutcome =
@@ -75,13 +81,16 @@ const recordQueueWait = (item: QueuedItem, startedAt: number) =>
   })
 
 export class Dispatcher extends Context.Service<Dispatcher, {
+  /** The longest-running turn, if any. */
   readonly active: Effect.Effect<ActiveTurn | undefined>
+  /** Every running turn (one per session at most), oldest first. */
+  readonly actives: Effect.Effect<ReadonlyArray<ActiveTurn>>
   /** Stop: take nothing new, give the running turn the grace period, then interrupt it. Idempotent. */
   readonly drain: Effect.Effect<void>
   readonly stopping: Effect.Effect<boolean>
   /** Listen to finished turns while the caller's scope lives. */
   readonly onTurnFinished: (listener: TurnListener) => Effect.Effect<void, never, Scope.Scope>
-  /** Interrupt the running turn (only if it serves `source`, when given). True if one was stopped. */
+  /** Interrupt the running turns (only those serving `source`, when given). True if one was stopped. */
   readonly abort: (source?: string) => Effect.Effect<boolean>
   readonly stats: Effect.Effect<DispatcherStats>
 }>()("switchboard/Dispatcher") {
@@ -98,24 +107,33 @@ export class Dispatcher extends Context.Service<Dispatcher, {
     Effect.gen(function*() {
       const config = yield* GatewayConfig
       const queue = yield* CommandQueue
-      const session = yield* Session
+      const sessions = yield* Sessions
+      const agents = yield* Agents
       const router = yield* Router
       const requests = yield* RequestLog
       const events = yield* TurnEvents
-      const lock = yield* Semaphore.make(1)
+      // Turns at once across sessions; each session's own Semaphore(1) (Sessions) keeps it serial.
+      const slots = yield* Semaphore.make(config.agents.maxConcurrentTurns)
       // Every outcome is a series from the start: an alert on increase() sees the first failure.
-      for (const outcome of TURN_OUTCOMES) yield* Metric.update(Metric.withAttributes(turns, { outcome }), 0)
+      for (const outcome of TURN_OUTCOMES) {
+        yield* Metric.update(Metric.withAttributes(turns, { outcome }), 0)
+        for (const agent of agents.list) yield* Metric.update(Metric.withAttributes(agentTurns, { agent: agent.name, outcome }), 0)
+      }
       const turnTimeout = config.turn.timeout
       const counters = { turns: 0, failed: 0, aborted: 0, timedOut: 0 }
       const listeners = new Set<TurnListener>()
       const state: {
-        active: (ActiveTurn & { fiber: Fiber.Fiber<unknown, unknown> }) | undefined
-        /** Completed when the item being handled has been answered. */
-        handling: Deferred.Deferred<void> | undefined
+        /** Running turns by request id. */
+        active: Map<string, ActiveTurn & { fiber: Fiber.Fiber<unknown, unknown> }>
+        /** Completed when the item being handled has been answered, one per item in hand. */
+        handling: Set<Deferred.Deferred<void>>
         stopping: boolean
-      } = { active: undefined, handling: undefined, stopping: false }
+      } = { active: new Map(), handling: new Set(), stopping: false }
+      /** Session keys with an item in hand: `take` passes over their requests. */
+      const busy = new Set<string>()
+      const turnFibers = yield* FiberSet.make()
 
-      const runTurn = (request: Inbound): Effect.Effect<TurnOutcome> => {
+      const runTurn = (request: Inbound, session: Session["Service"]): Effect.Effect<TurnOutcome> => {
         const control = parseControl(request.text)
         if (control === "new") {
           return Effect.as(session.reset, { _tag: "Replied", text: "Started a new conversation." } as const)
@@ -151,48 +169,10 @@ export class Dispatcher extends Context.Service<Dispatcher, {
         }
       }
 
-      const handle = (item: QueuedItem) => {
-        const request = item.request
-        return Effect.gen(function*() {
-          const startedAt = yield* Clock.currentTimeMillis
-          yield* Metric.update(queueWait, (startedAt - item.enqueuedAt) / 1000)
-          yield* Effect.annotateCurrentSpan("switchboard.queue_wait_ms", startedAt - item.enqueuedAt)
-          yield* recordQueueWait(item, startedAt)
-          yield* requests.running(request.id)
-          const fiber = yield* Effect.forkChild(runTurn(request))
-          state.active = { id: request.id, source: request.source, priority: request.priority, startedAt, fiber }
-          const turn = { requestId: request.id, source: request.source, priority: request.priority }
-          yield* events.publish({ _tag: "TurnStarted", ...turn, at: startedAt })
-          const exit = yield* Fiber.await(fiber)
-          state.active = undefined
-          if (Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)) {
-            // A bug in the session or a tool: not a stop. Logged with its cause; the sender is told.
-            yield* Effect.logError("turn crashed", exit.cause)
-          }
-          const outcome: TurnOutcome = Exit.isSuccess(exit)
-            ? exit.value
-            : Cause.hasInterruptsOnly(exit.cause)
-            ? { _tag: state.stopping ? "ShutDown" : "Aborted" }
-            : { _tag: "Failed", reason: "crashed", userMessage: "Something went wrong while handling this (the daemon log has the details)." }
-          const finishedAt = yield* Clock.currentTimeMillis
-          yield* events.publish({
-            _tag: "TurnFinished",
-            ...turn,
-            outcome: outcome._tag,
-            at: finishedAt,
-            durationMs: finishedAt - startedAt
-          })
-          counters.turns++
-          if (outcome._tag === "Failed") counters.failed++
-          if (outcome._tag === "Aborted") counters.aborted++
-          if (outcome._tag === "TimedOut") counters.timedOut++
-          yield* Metric.update(turnDuration, (finishedAt - startedAt) / 1000)
-          yield* Metric.update(Metric.withAttributes(turns, { outcome: outcome._tag }), 1)
-          yield* Effect.annotateCurrentSpan("switchboard.outcome", outcome._tag)
-          yield* Effect.logInfo("turn finished").pipe(
-            Effect.annotateLogs({ outcome: outcome._tag, durationMs: finishedAt - startedAt })
-          )
-
+      /** The reply, the request log, the listeners, then the queue forgets the item. */
+      const conclude = (item: QueuedItem, outcome: TurnOutcome) =>
+        Effect.gen(function*() {
+          const request = item.request
           if (outcome._tag === "ShutDown") {
             // Cut off by a stop: like a crash, the request stays in the store and runs again at the
             // next start. Nothing is said now; the sender gets the reply of that run.
@@ -218,56 +198,164 @@ export class Dispatcher extends Context.Service<Dispatcher, {
             )
           }
           yield* queue.complete(item)
-        }).pipe(
-          lock.withPermit,
-          withCurrentRequest(request),
-          Effect.annotateLogs({ requestId: request.id, source: request.source }),
-          Effect.withSpan("dispatch", { attributes: requestAttributes(request), parent: parentOf(request) })
-        )
+        })
+
+      /** One turn in its open session (the session's permit is held by the caller). */
+      const turnIn = (item: QueuedItem, ref: SessionRef, session: Session["Service"]) => {
+        const request = item.request
+        return Effect.gen(function*() {
+          const startedAt = yield* Clock.currentTimeMillis
+          yield* Metric.update(queueWait, (startedAt - item.enqueuedAt) / 1000)
+          yield* Effect.annotateCurrentSpan("switchboard.queue_wait_ms", startedAt - item.enqueuedAt)
+          yield* recordQueueWait(item, startedAt)
+          yield* requests.running(request.id)
+          const fiber = yield* Effect.forkChild(runTurn(request, session))
+          state.active.set(request.id, {
+            id: request.id,
+            source: request.source,
+            priority: request.priority,
+            startedAt,
+            session: ref.key,
+            fiber
+          })
+          yield* sessions.turnStarted(ref.key, { id: request.id, source: request.source, startedAt })
+          const turn = { requestId: request.id, source: request.source, priority: request.priority }
+          yield* events.publish({ _tag: "TurnStarted", ...turn, at: startedAt })
+          const exit = yield* Fiber.await(fiber)
+          state.active.delete(request.id)
+          if (Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)) {
+            // A bug in the session or a tool: not a stop. Logged with its cause; the sender is told.
+            yield* Effect.logError("turn crashed", exit.cause)
+          }
+          const outcome: TurnOutcome = Exit.isSuccess(exit)
+            ? exit.value
+            : Cause.hasInterruptsOnly(exit.cause)
+            ? { _tag: state.stopping ? "ShutDown" : "Aborted" }
+            : { _tag: "Failed", reason: "crashed", userMessage: "Something went wrong while handling this (the daemon log has the details)." }
+          const finishedAt = yield* Clock.currentTimeMillis
+          const durationMs = finishedAt - startedAt
+          yield* events.publish({ _tag: "TurnFinished", ...turn, outcome: outcome._tag, at: finishedAt, durationMs })
+          yield* sessions.turnFinished(ref.key, { id: request.id, source: request.source, startedAt, outcome: outcome._tag, durationMs })
+          counters.turns++
+          if (outcome._tag === "Failed") counters.failed++
+          if (outcome._tag === "Aborted") counters.aborted++
+          if (outcome._tag === "TimedOut") counters.timedOut++
+          yield* Metric.update(turnDuration, durationMs / 1000)
+          yield* Metric.update(Metric.withAttributes(turns, { outcome: outcome._tag }), 1)
+          yield* Metric.update(Metric.withAttributes(agentTurnDuration, { agent: ref.agent }), durationMs / 1000)
+          yield* Metric.update(Metric.withAttributes(agentTurns, { agent: ref.agent, outcome: outcome._tag }), 1)
+          yield* Effect.annotateCurrentSpan("switchboard.outcome", outcome._tag)
+          yield* Effect.logInfo("turn finished").pipe(Effect.annotateLogs({ outcome: outcome._tag, durationMs }))
+          yield* conclude(item, outcome)
+        }).pipe(Effect.provideService(CurrentSession, ref))
+      }
+
+      const handle = (item: QueuedItem) => {
+        const request = item.request
+        const ref = sessions.refOf(request)
+        return (ref === undefined
+          // Kept from a run whose agents file bound its source; no agent serves it now.
+          ? conclude(item, {
+            _tag: "Failed",
+            reason: "unbound",
+            userMessage: `No agent is bound to ${request.source} any more; this was not answered.`
+          })
+          : sessions.withSession(ref, (open) => turnIn(item, ref, open.session)).pipe(
+            Effect.catchTag("SessionUnavailable", (e) =>
+              Effect.logError("session unavailable").pipe(
+                Effect.annotateLogs({ error: e.message }),
+                Effect.andThen(conclude(item, {
+                  _tag: "Failed",
+                  reason: e.message,
+                  userMessage: "I could not open this conversation (the daemon log has the details)."
+                }))
+              ))
+          )).pipe(
+            withCurrentRequest(request),
+            Effect.annotateLogs({ requestId: request.id, source: request.source, session: ref?.key ?? "" }),
+            Effect.withSpan("dispatch", {
+              attributes: { ...requestAttributes(request), "switchboard.session": ref?.key ?? "" },
+              parent: parentOf(request)
+            })
+          )
       }
 
       const handleTracked = (item: QueuedItem) =>
-        state.stopping
-          // Shutting down: hand the item back (it is kept for the next start) and wait to be stopped.
-          ? Effect.andThen(queue.putBack(item), Effect.never)
-          : Effect.gen(function*() {
-            const done = yield* Deferred.make<void>()
-            state.handling = done
-            yield* handle(item).pipe(
-              // Whatever goes wrong with one item, the queue keeps moving.
-              Effect.catchCause((cause) =>
-                Cause.hasInterruptsOnly(cause) ? Effect.failCause(cause) : Effect.logError("dispatch crashed", cause)
-              ),
-              Effect.ensuring(Deferred.succeed(done, undefined))
-            )
-          })
-      const loop = yield* queue.take.pipe(
-        Effect.flatMap(handleTracked),
-        Effect.forever,
-        supervised({ name: "dispatcher" }),
-        Effect.forkDetach
-      )
+        Effect.gen(function*() {
+          const done = yield* Deferred.make<void>()
+          state.handling.add(done)
+          yield* handle(item).pipe(
+            // Whatever goes wrong with one item, the queue keeps moving.
+            Effect.catchCause((cause) =>
+              Cause.hasInterruptsOnly(cause) ? Effect.failCause(cause) : Effect.logError("dispatch crashed", cause)
+            ),
+            Effect.ensuring(Effect.andThen(Deferred.succeed(done, undefined), Effect.sync(() => state.handling.delete(done))))
+          )
+        })
 
-      // Graceful stop: take nothing new, let the running turn finish within the grace period,
-      // otherwise interrupt it (its sender is told), then stop the loop. Idempotent.
+      // Take a slot, then the best item whose session has nothing in hand; run it beside the others.
+      const next = Effect.gen(function*() {
+        yield* slots.take(1)
+        const item = yield* queue.takeWhere((i) => !busy.has(sessions.keyOf(i.request)))
+        if (state.stopping) {
+          // Shutting down: hand the item back (it is kept for the next start) and wait to be stopped.
+          yield* queue.putBack(item)
+          return yield* Effect.never
+        }
+        const key = sessions.keyOf(item.request)
+        busy.add(key)
+        yield* FiberSet.run(
+          turnFibers,
+          handleTracked(item).pipe(
+            Effect.ensuring(Effect.gen(function*() {
+              busy.delete(key)
+              yield* slots.release(1)
+              yield* queue.recheck
+            }))
+          )
+        )
+      })
+      const loop = yield* next.pipe(Effect.forever, supervised({ name: "dispatcher" }), Effect.forkDetach)
+
+      const oldestFirst = () => [...state.active.values()].sort((a, b) => a.startedAt - b.startedAt)
+      const publicTurn = (a: ActiveTurn): ActiveTurn => ({
+        id: a.id,
+        source: a.source,
+        priority: a.priority,
+        startedAt: a.startedAt,
+        session: a.session
+      })
+
+      // Graceful stop: take nothing new, let the running turns finish within the grace period,
+      // otherwise interrupt them (their senders are told), then stop the loop. Idempotent.
       const drained = yield* Deferred.make<void>()
       const drain = Effect.suspend(() => {
         if (state.stopping) return Deferred.await(drained)
         state.stopping = true
         return Effect.gen(function*() {
-          const active = state.active
+          const running = oldestFirst()
+          const first = running[0]
           yield* Effect.logInfo(
-            active === undefined
+            first === undefined
               ? "stopping: no new work is taken"
               : `stopping: no new work is taken; the running turn has ${Duration.format(config.turn.shutdownGrace)} to finish`
-          ).pipe(Effect.annotateLogs(active === undefined ? {} : { requestId: active.id, source: active.source }))
-          if (active !== undefined) {
-            const finished = yield* Fiber.await(active.fiber).pipe(Effect.timeoutOption(config.turn.shutdownGrace))
-            if (Option.isNone(finished)) yield* Fiber.interrupt(active.fiber)
+          ).pipe(Effect.annotateLogs(first === undefined ? {} : {
+            requestId: running.map((a) => a.id).join(","),
+            source: running.map((a) => a.source).join(",")
+          }))
+          if (running.length > 0) {
+            const finished = yield* Effect.forEach(running, (a) => Fiber.await(a.fiber), { concurrency: "unbounded", discard: true })
+              .pipe(Effect.timeoutOption(config.turn.shutdownGrace))
+            if (Option.isNone(finished)) {
+              yield* Effect.forEach(oldestFirst(), (a) => Fiber.interrupt(a.fiber), { concurrency: "unbounded", discard: true })
+            }
           }
-          if (state.handling !== undefined) {
-            yield* Deferred.await(state.handling).pipe(Effect.timeoutOption("5 seconds"))
+          if (state.handling.size > 0) {
+            yield* Effect.forEach([...state.handling], (d) => Deferred.await(d), { concurrency: "unbounded", discard: true })
+              .pipe(Effect.timeoutOption("5 seconds"))
           }
+          // A delivery still waiting (a retry-after) is interrupted now: the Router keeps it in its outbox.
+          yield* FiberSet.clear(turnFibers)
           yield* Fiber.interrupt(loop)
         }).pipe(Effect.ensuring(Deferred.succeed(drained, undefined)))
       })
@@ -275,9 +363,9 @@ export class Dispatcher extends Context.Service<Dispatcher, {
 
       const abort = (source?: string) =>
         Effect.suspend(() => {
-          const active = state.active
-          if (active === undefined || (source !== undefined && active.source !== source)) return Effect.succeed(false)
-          return Effect.as(Fiber.interrupt(active.fiber), true)
+          const targets = [...state.active.values()].filter((a) => source === undefined || a.source === source)
+          if (targets.length === 0) return Effect.succeed(false)
+          return Effect.as(Effect.forEach(targets, (a) => Fiber.interrupt(a.fiber), { concurrency: "unbounded", discard: true }), true)
         })
 
       const onTurnFinished = (listener: TurnListener) =>
@@ -291,9 +379,10 @@ export class Dispatcher extends Context.Service<Dispatcher, {
         drain,
         stopping: Effect.sync(() => state.stopping),
         active: Effect.sync(() => {
-          const a = state.active
-          return a && { id: a.id, source: a.source, priority: a.priority, startedAt: a.startedAt }
+          const a = oldestFirst()[0]
+          return a && publicTurn(a)
         }),
+        actives: Effect.sync(() => oldestFirst().map(publicTurn)),
         abort,
         stats: Effect.sync(() => ({ ...counters }))
       })

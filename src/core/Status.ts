@@ -11,7 +11,7 @@ import { Channels } from "./Channels.ts"
 import { CommandQueue } from "./CommandQueue.ts"
 import { Dispatcher } from "./Dispatcher.ts"
 import { Router } from "./Router.ts"
-import { Session } from "./Session.ts"
+import { Sessions } from "./Sessions.ts"
 import { Store } from "../store/Store.ts"
 
 export type HealthLevel = "pass" | "warn" | "fail"
@@ -52,7 +52,7 @@ export class Status extends Context.Service<Status, {
       const queue = yield* CommandQueue
       const dispatcher = yield* Dispatcher
       const router = yield* Router
-      const session = yield* Session
+      const sessions = yield* Sessions
       const registry = yield* Channels
       const persistence = yield* Persistence
       const store = yield* Store
@@ -87,7 +87,8 @@ export class Status extends Context.Service<Status, {
             startedAt: new Date(active.startedAt).toISOString(),
             ageMs: now - active.startedAt
           },
-          session: yield* session.info,
+          session: yield* Effect.flatMap(sessions.primary, (s) => s === undefined ? Effect.succeed(null) : s.info),
+          sessions: yield* sessions.list,
           heartbeat: null,
           counters: {
             ...(yield* dispatcher.stats),

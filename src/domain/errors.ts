@@ -24,6 +24,16 @@ export class Unbound extends Schema.TaggedError<Unbound>()("Unbound", {
   }
 }
 
+/** A session (agent + conversation) could not be opened, e.g. its memory is unreadable. */
+export class SessionUnavailable extends Schema.TaggedError<SessionUnavailable>()("SessionUnavailable", {
+  key: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `could not open the conversation ${this.key}: ${this.reason}`
+  }
+}
+
 export class TurnFailed extends Schema.TaggedError<TurnFailed>()("TurnFailed", {
   reason: Schema.String,
   /** Text for the person whose message failed. */

@@ -23,6 +23,14 @@ export const turnDuration = Metric.histogram("switchboard_turn_duration_seconds"
   boundaries: seconds
 })
 export const turns = Metric.counter("switchboard_turns_total", { description: "Session turns by outcome", incremental: true })
+export const agentTurns = Metric.counter("switchboard_agent_turns_total", {
+  description: "Session turns by agent and outcome",
+  incremental: true
+})
+export const agentTurnDuration = Metric.histogram("switchboard_agent_turn_duration_seconds", {
+  description: "Duration of a session turn, by agent",
+  boundaries: seconds
+})
 export const deliveries = Metric.counter("switchboard_deliveries_total", {
   description: "Messages delivered by the Router, by channel and outcome",
   incremental: true

@@ -13,6 +13,8 @@ import { Intake } from "../core/Intake.ts"
 import { RequestLog } from "../core/RequestLog.ts"
 import { Router } from "../core/Router.ts"
 import type { Session } from "../core/Session.ts"
+import type { SessionMaker } from "../core/SessionMaker.ts"
+import { Sessions } from "../core/Sessions.ts"
 import { builtinChannels, startChannels } from "./channels.ts"
 import { Status } from "../core/Status.ts"
 import { TurnEvents } from "../core/TurnEvents.ts"
@@ -33,10 +35,15 @@ export const Foundation = Layer.mergeAll(
   Layer.provideMerge(Layer.mergeAll(RequestLog.layer, DeliveryLog.layer))
 )
 
-export const core = <E, R>(session: Layer.Layer<Session, E, R>) => {
+/**
+ * `session`: one Session that every conversation runs on (echo, tests), or a SessionMaker that opens
+ * each session (agent + conversation) with its own memory and its agent's model (the daemon).
+ */
+export const core = <S extends Session | SessionMaker, E, R>(session: Layer.Layer<S, E, R>) => {
   const tools = AgentTools.layer.pipe(Layer.provideMerge(Foundation))
   const withSession = session.pipe(Layer.provideMerge(tools))
-  const withDispatcher = Dispatcher.layer.pipe(Layer.provideMerge(withSession))
+  const withSessions = Sessions.layer.pipe(Layer.provideMerge(withSession))
+  const withDispatcher = Dispatcher.layer.pipe(Layer.provideMerge(withSessions))
   const withStatus = Status.layer.pipe(Layer.provideMerge(withDispatcher))
   const edges = Layer.mergeAll(Intake.layer, Inbox.layer, ChannelRoutes.layer).pipe(Layer.provideMerge(withStatus))
   // The always-on channels (HTTP, CLI) are part of the core graph; the others start in Daemon.ts.
