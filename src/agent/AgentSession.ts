@@ -55,13 +55,23 @@ interface CompactionReport {
   readonly detail: string
 }
 
-export const make = Effect.gen(function*() {
+export interface SessionOptions {
+  /** The tools the model is offered (default: all). */
+  readonly tools?: ReadonlyArray<string> | undefined
+}
+
+export const makeWith = (options: SessionOptions = {}) => Effect.gen(function*() {
   const config = yield* GatewayConfig
   const chatModel = yield* ChatModel
   const memory = yield* Memory
   const channels = yield* Channels
   const router = yield* Router
-  const toolkit = yield* AgentToolkit
+  const allTools = yield* AgentToolkit
+  // An agent offered fewer tools: the model sees only those (a call to another is an unknown tool).
+  const toolkit: typeof allTools = options.tools === undefined ? allTools : {
+    ...allTools,
+    tools: Object.fromEntries(Object.entries(allTools.tools).filter(([name]) => options.tools!.includes(name))) as typeof allTools.tools
+  }
   const systemPrompt = yield* loadSystemPrompt(config.model.systemPromptFile)
   const { maxSteps, tokenBudget, keepTurns } = config.model
   const state: { lastCompaction: CompactionReport | undefined; turns: number } = { lastCompaction: undefined, turns: 0 }
@@ -204,6 +214,8 @@ export const make = Effect.gen(function*() {
 
   return Session.of({ prompt, reset, info })
 })
+
+export const make = makeWith()
 
 export class AgentSession {
   /**

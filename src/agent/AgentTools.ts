@@ -1,9 +1,10 @@
 // The effects behind the agent's tools. Handlers read CurrentRequest (fiber-local) to know which
 // request they serve: there is no "current source" anywhere else.
 import { Context, Effect, Layer, Option, Schema } from "effect"
-import { parseCommand } from "./exec/argv.ts"
+import { isAllowed, parseCommand } from "./exec/argv.ts"
+import { Agents } from "../config/Agents.ts"
 import type { DeliveryError } from "../domain/errors.ts"
-import { CurrentRequest } from "../core/CurrentRequest.ts"
+import { CurrentRequest, CurrentSession } from "../core/CurrentRequest.ts"
 import { ExecJobs } from "./exec/ExecJobs.ts"
 import { Questions } from "../core/Questions.ts"
 import { Router } from "../core/Router.ts"
@@ -77,6 +78,10 @@ export class AgentTools extends Context.Service<AgentTools, {
       // tools say so instead of failing the build.
       const questions = yield* Effect.serviceOption(Questions)
       const jobs = yield* Effect.serviceOption(ExecJobs)
+      const agents = yield* Effect.serviceOption(Agents)
+      /** The exec list of the turn's agent: it narrows SWITCHBOARD_EXEC_ALLOW (none known: the daemon's). */
+      const agentExec = Effect.map(CurrentSession, (ref) =>
+        ref === undefined || Option.isNone(agents) ? undefined : agents.value.byName(ref.agent))
 
       const ask = Effect.fn("tool.ask")(function*({ question, options }: AskParams) {
         const current = yield* CurrentRequest
@@ -105,6 +110,14 @@ export class AgentTools extends Context.Service<AgentTools, {
         if (Option.isNone(jobs)) return yield* new ToolFailed({ tool: "exec", reason: "exec is not available" })
         const parsed = parseCommand(command)
         if (parsed._tag === "Refused") return yield* new ToolFailed({ tool: "exec", reason: parsed.reason })
+        const agent = yield* agentExec
+        const program = parsed.argv[0] ?? ""
+        if (agent !== undefined && !isAllowed(agent.exec, program)) {
+          return yield* new ToolFailed({
+            tool: "exec",
+            reason: `not an allowed program for agent ${agent.name} (allowed: ${agent.exec.join(", ") || "none"})`
+          })
+        }
         const job = yield* jobs.value.start(parsed.argv).pipe(
           Effect.mapError((e) => new ToolFailed({ tool: "exec", reason: e.message }))
         )

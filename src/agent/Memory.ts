@@ -47,6 +47,8 @@ export interface ConversationInfo {
 export interface MemoryOptions {
   /** fsync every append (SWITCHBOARD_DURABILITY=power). */
   readonly sync?: boolean | undefined
+  /** The conversations directory; default `<stateDir>/conversations` (a session's own: agent/sessionDir.ts). */
+  readonly dir?: string | undefined
 }
 
 /**
@@ -100,7 +102,7 @@ export class Memory extends Context.Service<Memory, {
     Effect.gen(function*() {
       const persistence = yield* Persistence
       const sync = options.sync === true
-      const dir = join(stateDir, "conversations")
+      const dir = options.dir ?? join(stateDir, "conversations")
       const pointer = join(dir, "current")
       const io = <A>(what: string, f: () => A) =>
         Effect.try({ try: f, catch: (e) => String(e) }).pipe(

@@ -16,6 +16,13 @@ export interface SessionInfo {
   readonly [key: string]: unknown
 }
 
+/** Stateless: one serves any number of sessions. */
+export const echoSession = {
+  prompt: (request: Inbound) => Effect.succeed({ text: `echo: ${request.text}` }),
+  reset: Effect.void,
+  info: Effect.succeed<SessionInfo>({ provider: "echo", model: "echo" })
+}
+
 export class Session extends Context.Service<Session, {
   readonly prompt: (request: Inbound) => Effect.Effect<TurnResult, TurnFailed>
   /** Start a fresh conversation (`/new`). */
@@ -23,12 +30,5 @@ export class Session extends Context.Service<Session, {
   readonly info: Effect.Effect<SessionInfo>
 }>()("switchboard/Session") {
   /** The offline default: deterministic, no network, replies `echo: <text>`. */
-  static readonly echo = Layer.succeed(
-    Session,
-    Session.of({
-      prompt: (request) => Effect.succeed({ text: `echo: ${request.text}` }),
-      reset: Effect.void,
-      info: Effect.succeed({ provider: "echo", model: "echo" })
-    })
-  )
+  static readonly echo = Layer.succeed(Session, echoSession)
 }

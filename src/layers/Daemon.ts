@@ -1,8 +1,10 @@
 // The whole daemon: configuration → observability → the service graph → the HTTP API and the
 // channels. Which model provider runs is decided from GatewayConfig here; which channels run,
 // by each channel's own definition (layers/channels.ts).
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Option } from "effect"
 import { agentServices, openAiSession } from "../agent/composition.ts"
+import { agentSessionMaker } from "../agent/sessionMaker.ts"
+import type { SessionMaker } from "../core/SessionMaker.ts"
 import { ApiTokens } from "../channels/http/ApiTokens.ts"
 import { AgentRoutes } from "../channels/http/agentRoutes.ts"
 import { CoreRoutes } from "../channels/http/coreRoutes.ts"
@@ -35,8 +37,8 @@ import { lifecycle } from "./lifecycle.ts"
  * (exec completions use them); Questions and ExecJobs share the core's Router (layers memoize,
  * so `Foundation` is built once); the heartbeat runner sits on top of the core.
  */
-export const graph = <E, R>(
-  session: Layer.Layer<Session, E, R>,
+export const graph = <S extends Session | SessionMaker, E, R>(
+  session: Layer.Layer<S, E, R>,
   runner: typeof HeartbeatRunner.layer = HeartbeatRunner.layer
 ) =>
   Layer.mergeAll(runner, ExecJobs.status, Events.layer, DashboardSessions.layer).pipe(
@@ -61,7 +63,14 @@ const app = (env: NodeJS.ProcessEnv) => Layer.unwrap(
         channels: optionalChannels.filter((c) => c.enabled(config)).map((c) => c.name).join(",")
       })
     )
-    const session = config.model.provider === "openai" ? openAiSession : Session.echo
+    // Without an agents file: the one session, as always. With one: each session opened by its agent
+    // (the core finds a Session or a SessionMaker; the type only says which services it needs).
+    const session: Layer.Layer<never, unknown, Layer.Services<typeof agentSessionMaker> | Layer.Services<typeof openAiSession>> =
+      Option.isSome(config.agents.file)
+        ? agentSessionMaker
+        : config.model.provider === "openai"
+        ? openAiSession
+        : Session.echo
     const routes = Layer.mergeAll(CoreRoutes, HeartbeatRoutes, AgentRoutes, ChecksRoutes, EventsRoutes, DashboardRoutes)
     const http = ApiTokens.sighup.pipe(Layer.provideMerge(serveHttp(routes)))
     // The enabled channels are listed, then the server listens, then the channels are built: the API
