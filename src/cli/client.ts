@@ -117,3 +117,16 @@ export const sendAndWait = (
       if (record.status === "done" || record.status === "failed" || left === 0) return record
     }
   })
+
+/** Run a one-shot command against the daemon: a failure prints one line and sets exit code 1. */
+export const withClient = (baseUrl: string, token: Option.Option<Redacted.Redacted<string>>) =>
+<A, E extends { readonly message: string }>(command: Effect.Effect<A, E, GatewayClient>) =>
+  command.pipe(
+    Effect.provide(GatewayClient.layer(baseUrl, token)),
+    Effect.catch((e) =>
+      Effect.sync(() => {
+        process.stderr.write(`switchboard: ${e.message}\n`)
+        process.exitCode = 1
+      })
+    )
+  )

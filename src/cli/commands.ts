@@ -1,4 +1,4 @@
-// `switchboard status | send <text> | chat | watchdog | jobs | checks | digest --now`.
+// `switchboard status | send <text> | chat | watchdog | jobs | sessions | checks | digest --now`.
 import { randomUUID } from "node:crypto"
 import { Config, Console, Deferred, Duration, Effect, Fiber, type Option, type Redacted } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
@@ -6,6 +6,7 @@ import { formatStatus } from "../domain/formatStatus.ts"
 import { type ClientError, GatewayClient, type InboxMessage, sendAndWait } from "./client.ts"
 import { checksCommand, digestCommand } from "./checks.ts"
 import { jobsCommand } from "./jobs.ts"
+import { sessionsCommand } from "./sessions.ts"
 import { runWatchdog } from "./watchdog.ts"
 import { chatTerminal, redraw } from "./terminal.ts"
 
@@ -215,6 +216,12 @@ const jobs = Command.make(
   (flags) => jobsCommand(flags.url, flags.token, flags.json)
 ).pipe(Command.withDescription("List exec jobs: running, finished, their session key"))
 
+const sessions = Command.make(
+  "sessions",
+  { url, token, json: Flag.Boolean("json").pipe(Flag.withDescription("print JSON"), Flag.withDefault(false)) },
+  (flags) => sessionsCommand(flags.url, flags.token, flags.json)
+).pipe(Command.withDescription("Sessions (agent + conversation): scope, queued, running turn, last turn"))
+
 const checks = Command.make(
   "checks",
   { url, token, json: Flag.Boolean("json").pipe(Flag.withDescription("print JSON"), Flag.withDefault(false)) },
@@ -242,5 +249,5 @@ const watchdog = Command.make("watchdog", {}, () =>
 
 export const switchboard = Command.make("switchboard").pipe(
   Command.withDescription("Control and talk to a switchboard daemon"),
-  Command.withSubcommands([status, send, chat, jobs, checks, digest, watchdog])
+  Command.withSubcommands([status, send, chat, jobs, sessions, checks, digest, watchdog])
 )

@@ -1,6 +1,6 @@
 // `switchboard jobs`: the exec jobs the daemon knows about, one line each.
 import { Console, Effect, type Option, type Redacted } from "effect"
-import { GatewayClient } from "./client.ts"
+import { GatewayClient, withClient } from "./client.ts"
 
 export interface JobLine {
   readonly id: string
@@ -29,12 +29,4 @@ export const jobsCommand = (baseUrl: string, token: Option.Option<Redacted.Redac
     const client = yield* GatewayClient
     const { jobs } = yield* client.getJson<{ jobs: ReadonlyArray<JobLine> }>("/v1/jobs")
     yield* Console.log(json ? JSON.stringify(jobs, null, 2) : formatJobs(jobs))
-  }).pipe(
-    Effect.provide(GatewayClient.layer(baseUrl, token)),
-    Effect.catch((e) =>
-      Effect.sync(() => {
-        process.stderr.write(`switchboard: ${e.message}\n`)
-        process.exitCode = 1
-      })
-    )
-  )
+  }).pipe(withClient(baseUrl, token))
