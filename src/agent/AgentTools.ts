@@ -81,7 +81,8 @@ export class AgentTools extends Context.Service<AgentTools, {
       const agents = yield* Effect.serviceOption(Agents)
       /** The exec list of the turn's agent: it narrows SWITCHBOARD_EXEC_ALLOW (none known: the daemon's). */
       const agentExec = Effect.map(CurrentSession, (ref) =>
-        ref === undefined || Option.isNone(agents) ? undefined : agents.value.byName(ref.agent))
+        // Without an agents file the one agent's list is the daemon's: ExecJobs says it all.
+        ref === undefined || Option.isNone(agents) || !agents.value.fromFile ? undefined : agents.value.byName(ref.agent))
 
       const ask = Effect.fn("tool.ask")(function*({ question, options }: AskParams) {
         const current = yield* CurrentRequest
