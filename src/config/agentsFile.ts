@@ -71,6 +71,17 @@ export const defaultAgent = (settings: GatewaySettings): AgentSpec => ({
 export const keyVariables = (entries: ReadonlyArray<AgentEntry>): ReadonlyArray<string> =>
   entries.flatMap((a) => [a.model?.apiKeyVar, a.model?.fallback?.apiKeyVar].filter((v): v is string => v !== undefined))
 
+/** `Expected x at ["agents"][1]["scope"]` → `agents[1].scope: Expected x`: the field first, as in the other lines. */
+const fieldFirst = (message: string): string => {
+  const m = /^(.*) at ((?:\[(?:"[^"]*"|\d+)\])+)$/.exec(message)
+  if (m === null) return message
+  const path = [...m[2]!.matchAll(/\[(?:"([^"]*)"|(\d+))\]/g)]
+    .map(([, key, index]) => key !== undefined ? `.${key}` : `[${index}]`)
+    .join("")
+    .replace(/^\./, "")
+  return `${path}: ${m[1]}`
+}
+
 /** The file's text → its entries, or one line saying what is wrong (with the field's path). */
 export const decodeAgentsFile = (text: string): ReadonlyArray<AgentEntry> | string => {
   let json: unknown
@@ -81,7 +92,7 @@ export const decodeAgentsFile = (text: string): ReadonlyArray<AgentEntry> | stri
   }
   if (typeof json !== "object" || json === null || Array.isArray(json)) return `expected an object { "agents": [...] }`
   const decoded = Schema.decodeUnknownResult(AgentsFileSchema)(json, { onExcessProperty: "error" })
-  if (decoded._tag === "Failure") return decoded.failure.message.replace(/\s+/g, " ").trim()
+  if (decoded._tag === "Failure") return fieldFirst(decoded.failure.message.replace(/\s+/g, " ").trim())
   return decoded.success.agents
 }
 

@@ -51,7 +51,7 @@ describe("the agents file", () => {
   it("a bad field is named with its path", () => {
     const bad = load({ agents: [{ name: "home", bindings: ["*"] }, { name: "work", scope: "per-user", bindings: ["slack:*"] }] })
     assert.isString(bad)
-    assert.match(bad as string, /agents.*1.*scope/)
+    assert.strictEqual(bad, `agents[1].scope: Expected "shared" | "per-chat"`)
   })
 
   it("unknown fields, a missing binding list, two agents with one name or one binding, a key variable that is not set are refused", () => {
