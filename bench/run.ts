@@ -8,6 +8,7 @@ import { type Figures, runCore } from "./core.ts"
 import { runHeartbeat } from "./heartbeat.ts"
 import { runReal } from "./real.ts"
 import { runRedis } from "./redis.ts"
+import { runSessions } from "./sessions.ts"
 import { runSlack } from "./slack.ts"
 import { runTelegram } from "./telegram.ts"
 
@@ -27,6 +28,7 @@ const areas: Record<string, [string, () => Promise<Figures>]> = {
   checks: ["checks (1,000 http checks every 10 s for a minute: CPU per run, a person's round trip p99 vs no checks)", runChecks],
   slack: ["slack (event → reply through the fake Socket Mode server and Web API; render + chunk 100 KB)", runSlack],
   redis: ["redis (bus round trip XADD → switchboard:outbound, built daemon, own redis-server)", runRedis],
+  sessions: ["sessions (100 chats per-chat, a 200 ms model: messages/s with 1 vs 4 turns at once, built daemon)", runSessions],
   real: ["real (openai over SSE, OTLP export, Telegram on; 0 / 300 / 1,000 turns; echo and a bare node:http floor)", runReal]
 }
 
