@@ -16,6 +16,7 @@ import { addressOf, type Places } from "./places.ts"
 import { decide } from "./policy.ts"
 import type { DiscordState } from "./state.ts"
 import { sourceOf } from "./target.ts"
+import { handOver, type HandOver } from "../handOver.ts"
 
 export const counted = (kind: string) => Metric.update(Metric.withAttributes(discordEvents, { kind }), 1)
 
@@ -101,22 +102,22 @@ export const makeInbound = (options: InboundOptions) => {
       return yield* counted("empty")
     }
     stats.received++
-    const result = yield* intake.submit({ id: requestId, source, text: decision.text, sender: senderOf(message.author) }).pipe(Effect.result)
-    if (result._tag === "Failure") {
-      yield* counted("refused")
-      return yield* reply(source, `I can't take that right now: ${result.failure.message}.`)
-    }
-    yield* counted(result.success._tag === "Duplicate" ? "duplicate" : caughtUp ? "caught_up" : "text")
-    // A typed answer closed the question: its buttons would only lead to "no longer open".
-    if (result.success._tag === "Answered" && result.success.question !== undefined) {
-      const asked = state.questions.take(result.success.question)
-      if (asked?.messageId !== undefined) {
-        yield* api.editMessage(asked.channelId, asked.messageId, { components: answeredRows(asked.rows, undefined) }).pipe(
-          Effect.catch((e) => Effect.logWarning(`could not disable the buttons of an answered question: ${e.message}`))
-        )
-      }
-    }
+    yield* handOver(handing, { id: requestId, source, text: decision.text, sender: senderOf(message.author) }, caughtUp ? "caught_up" : "text")
   })
+
+  const handing: HandOver = {
+    intake,
+    counted,
+    reply,
+    // A typed answer closed the question: its buttons would only lead to "no longer open".
+    closeButtons: (questionId) => {
+      const asked = state.questions.take(questionId)
+      return asked?.messageId === undefined ? Effect.void : api.editMessage(asked.channelId, asked.messageId, { components: answeredRows(asked.rows, undefined) }).pipe(
+        Effect.catch((e) => Effect.logWarning(`could not disable the buttons of an answered question: ${e.message}`)),
+        Effect.asVoid
+      )
+    }
+  }
 
   const handleMessage = (raw: unknown, caughtUp: boolean) =>
     Effect.gen(function*() {

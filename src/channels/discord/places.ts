@@ -5,7 +5,7 @@ import { Effect, Exit, Schema } from "effect"
 import { ChannelInfo, DM, GROUP_DM, THREAD_TYPES } from "./events.ts"
 import type { DiscordApi } from "./DiscordApi.ts"
 import type { Place } from "./policy.ts"
-import { makeRecent } from "./recent.ts"
+import { makeRecent } from "../recent.ts"
 import type { DiscordAddress } from "./target.ts"
 
 export const placeOf = (channelId: string, info: ChannelInfo | undefined, inGuild: boolean): Place => {

@@ -4,7 +4,7 @@
 // question's buttons are, and interactions still to be answered. Created inside the channel's Layer.
 import type { ActionRow } from "./buttons.ts"
 import type { AccessLists } from "./policy.ts"
-import { makeRecent, type Recent } from "./recent.ts"
+import { makeRecent, type Recent } from "../recent.ts"
 import { emptyStats, type DiscordStats } from "./stats.ts"
 
 export interface Author {

@@ -16,6 +16,8 @@ import { escapeMrkdwn } from "./render.ts"
 import type { SlackApi } from "./SlackApi.ts"
 import type { SlackStats } from "./stats.ts"
 import { isTs, sourceOf } from "./target.ts"
+import { handOver } from "../handOver.ts"
+import { makeRecent } from "../recent.ts"
 
 export interface BotIdentity {
   userId: string | undefined
@@ -45,12 +47,9 @@ export interface InboundOptions {
 
 /** A bounded map of request id → the Slack user who sent it (the person a question is for). */
 export const makeRequesters = (capacity = 1000): Requesters => {
-  const users = new Map<string, string>()
+  const users = makeRecent<string, string>(capacity)
   return {
-    remember: (requestId, user) => {
-      users.set(requestId, user)
-      if (users.size > capacity) users.delete(users.keys().next().value!)
-    },
+    remember: (requestId, user) => users.set(requestId, user),
     get: (requestId) => (requestId === undefined ? undefined : users.get(requestId))
   }
 }
@@ -65,7 +64,7 @@ const decode = <S extends Schema.Constraint & { readonly DecodingServices: never
 export const makeInbound = (options: InboundOptions) => {
   const { api, intake, router, questions, buttons, stats, allowlist } = options
   const remember = options.rememberPresses ?? 1000
-  const presses = new Set<string>()
+  const presses = makeRecent<string, true>(remember)
 
   const background = <A, E>(what: string, effect: Effect.Effect<A, E>) =>
     FiberSet.run(options.background, effect.pipe(
@@ -122,21 +121,17 @@ export const makeInbound = (options: InboundOptions) => {
     }
     stats.received++
     options.requesters.remember(id, event.user)
-    const result = yield* intake.submit({ id, source, text, sender: `<@${event.user}>` }).pipe(Effect.result)
-    if (result._tag === "Failure") {
-      yield* counted("refused")
-      return yield* reply(source, `I can't take that right now: ${result.failure.message}.`)
-    }
-    if (result.success._tag === "Duplicate") {
-      stats.duplicates++
-      return yield* counted("duplicate")
-    }
-    yield* counted("text")
-    // A typed answer closed the question: its buttons would only lead to "no longer open".
-    if (result.success._tag === "Answered" && result.success.question !== undefined) {
-      const posted = buttons.takeSent(result.success.question)
-      if (posted !== undefined) yield* closeQuestion(posted.channel, posted.ts, posted.text, `✅ ${escapeMrkdwn(text)}`)
-    }
+    const outcome = yield* handOver({
+      intake,
+      counted,
+      reply,
+      // A typed answer closed the question: its buttons would only lead to "no longer open".
+      closeButtons: (questionId) => {
+        const posted = buttons.takeSent(questionId)
+        return posted === undefined ? Effect.void : closeQuestion(posted.channel, posted.ts, posted.text, `✅ ${escapeMrkdwn(text)}`)
+      }
+    }, { id, source, text, sender: `<@${event.user}>` })
+    if (outcome === "duplicate") stats.duplicates++
   })
 
   const onPress = Effect.fnUntraced(function*(press: BlockActions) {
@@ -152,8 +147,7 @@ export const makeInbound = (options: InboundOptions) => {
       stats.duplicates++
       return yield* counted("duplicate")
     }
-    presses.add(key)
-    if (presses.size > remember) presses.delete(presses.values().next().value!)
+    presses.set(key, true)
     stats.presses++
     yield* counted("press")
     const notice = (text: string) => ephemeral(channel, user, text, threadTs)

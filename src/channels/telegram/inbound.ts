@@ -13,6 +13,8 @@ import type { TelegramStats } from "./stats.ts"
 import { type ChatAddress, sourceOf } from "./target.ts"
 import type { TelegramApi } from "./TelegramApi.ts"
 import { type CallbackQuery, InlineKeyboard, type Message, senderOf, unsupportedKind, Update } from "./updates.ts"
+import { handOver, type HandOver } from "../handOver.ts"
+import { makeRecent } from "../recent.ts"
 
 export interface InboundOptions {
   readonly api: TelegramApi["Service"]
@@ -54,12 +56,11 @@ export const makeInbound = (options: InboundOptions) => {
   const { api, intake, router, questions, buttons, stats } = options
   const allowed = new Set(options.allowedChatIds)
   const remember = options.rememberUpdates ?? 2000
-  const seen = new Set<number>()
+  const seen = makeRecent<number, true>(remember)
 
   const isNew = (updateId: number) => {
     if (seen.has(updateId)) return false
-    seen.add(updateId)
-    if (seen.size > remember) seen.delete(seen.values().next().value!)
+    seen.set(updateId, true)
     return true
   }
 
@@ -106,29 +107,23 @@ export const makeInbound = (options: InboundOptions) => {
     }
     stats.received++
     const sender = senderOf(message)
-    const result = yield* intake.submit({
-      id: `telegram:${updateId}`,
-      source,
-      text: message.text,
-      ...(sender !== undefined ? { sender } : {})
-    }).pipe(Effect.result)
-    if (result._tag === "Failure") {
-      yield* counted("refused")
-      return yield* reply(source, `I can't take that right now: ${result.failure.message}.`)
-    }
-    yield* counted(result.success._tag === "Duplicate" ? "duplicate" : "text")
-    // A typed answer closed the question: its buttons would only lead to "no longer open".
-    if (result.success._tag === "Answered" && result.success.question !== undefined) {
-      const keyboard = buttons.takeSent(result.success.question)
-      if (keyboard !== undefined) {
-        yield* call("editMessageReplyMarkup", {
-          chat_id: keyboard.chatId,
-          message_id: keyboard.messageId,
-          reply_markup: { inline_keyboard: [] }
-        })
-      }
-    }
+    yield* handOver(handing, { id: `telegram:${updateId}`, source, text: message.text, ...(sender !== undefined ? { sender } : {}) })
   })
+
+  const handing: HandOver = {
+    intake,
+    counted,
+    reply,
+    // A typed answer closed the question: its buttons would only lead to "no longer open".
+    closeButtons: (questionId) => {
+      const keyboard = buttons.takeSent(questionId)
+      return keyboard === undefined ? Effect.void : call("editMessageReplyMarkup", {
+        chat_id: keyboard.chatId,
+        message_id: keyboard.messageId,
+        reply_markup: { inline_keyboard: [] }
+      })
+    }
+  }
 
   const toast = (query: CallbackQuery, text?: string) =>
     call("answerCallbackQuery", { callback_query_id: query.id, ...(text !== undefined ? { text } : {}) })
