@@ -1,12 +1,16 @@
 // GET /v1/events: the Events stream as server-sent events (`event: <type>`, `data: <json>`), for
 // the dashboard and for scripts. A comment line every KEEPALIVE keeps proxies from closing it.
+import type { IncomingMessage } from "node:http"
 import { Effect, Layer, Stream } from "effect"
-import { HttpServerResponse } from "effect/http"
+import { HttpServerRequest, HttpServerResponse } from "effect/http"
 import { ApiError, route } from "./api.ts"
 import { requireViewer } from "./dashboardAuth.ts"
 import { type DashEvent, Events } from "./Events.ts"
 
 export const KEEPALIVE = "15 seconds"
+
+/** A dropped client that does not read its last events either loses its connection after this. */
+export const DROPPED_GRACE_MS = 10_000
 
 export const formatEvent = (e: DashEvent) => `event: ${e.type}\ndata: ${JSON.stringify(e.data)}\n\n`
 
@@ -17,7 +21,14 @@ const GetEvents = route("GET", "/v1/events", Effect.gen(function*() {
   if (stats.clients >= stats.maxClients) {
     return yield* new ApiError({ status: 503, code: "too_many_clients", message: `${stats.maxClients} event clients are connected already` })
   }
+  const request = yield* HttpServerRequest.HttpServerRequest
+  const socket = (request.source as IncomingMessage).socket
+  // The stream ends only when this client was dropped (or the daemon stops): its notice is queued
+  // behind what it did not read, and a client that reads nothing must not keep the socket for ever.
+  // (A Node timer, unref'd: it never holds up the daemon's exit.)
+  const letGo = Effect.sync(() => void setTimeout(() => socket.destroy(), DROPPED_GRACE_MS).unref())
   const body = events.subscribe.pipe(
+    Stream.onEnd(letGo),
     Stream.map(formatEvent),
     Stream.catch(() => Stream.make(formatEvent({ type: "dropped", data: { reason: "too many event clients" } }))),
     Stream.merge(Stream.tick(KEEPALIVE).pipe(Stream.drop(1), Stream.map(() => ": keep-alive\n\n")), { haltStrategy: "left" }),

@@ -1,8 +1,10 @@
 // The dashboard's page, its session cookie and CSRF token, over a real socket.
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Layer, Option, Redacted } from "effect"
+import { Duration, Effect, Fiber, Layer, Option, Redacted } from "effect"
 import { TestClock } from "effect/testing"
 import { DashboardSessions } from "../../../src/channels/http/DashboardSessions.ts"
+import { APPROVE, approvalQuestion, DENY } from "../../../src/agent/exec/ExecApproval.ts"
+import { Questions } from "../../../src/core/Questions.ts"
 import { baseUrl, scriptedSession, testConfig } from "../../support/harness.ts"
 import { dashboardGateway } from "../../support/dashboardHarness.ts"
 import { connectSse } from "../../support/sse.ts"
@@ -149,6 +151,41 @@ describe("the dashboard", () => {
         const statusOf = (cookie: string) => Effect.map(call(`${base}/ui/api/session`, { headers: { cookie } }), (r) => r.status)
         assert.deepStrictEqual([yield* statusOf(cookies[0]!), yield* statusOf(cookies[1]!), yield* statusOf(cookies[2]!)], [401, 200, 200])
       }).pipe(Effect.provide(dashboardGateway(layer, (s) => withToken({ ...s, dashboard: { ...s.dashboard, maxSessions: 2 } }))))
+    }))
+})
+
+describe("exec approvals on the dashboard", () => {
+  it.live("a job waiting for approval is listed, and Approve from the page (with its CSRF token) answers it", () =>
+    Effect.gen(function*() {
+      const { layer } = yield* scriptedSession((r) => Effect.succeed(r.text))
+      yield* Effect.gen(function*() {
+        const base = yield* baseUrl
+        const questions = yield* Questions
+        const asked = yield* Effect.forkChild(questions.ask("http:ops", approvalQuestion(["make", "deploy"]), [APPROVE, DENY]))
+        // Another question (not an approval) is not the dashboard's to answer.
+        yield* Effect.forkChild(questions.ask("http:quiz", "Tea or coffee?", ["tea", "coffee"]))
+        const session = yield* call(`${base}/ui/api/session`)
+        const cookie = cookieOf(session.headers)
+        const client = yield* Effect.promise(() => connectSse(`${base}/v1/events`, { cookie }))
+        const seen = yield* Effect.promise(() =>
+          client.next((e) => (e.type === "snapshot" || e.type === "approvals") && (e.type === "snapshot" ? e.data.approvals : e.data).length > 0, "the approval"))
+        const approvals = seen.type === "snapshot" ? seen.data.approvals : seen.data
+        assert.strictEqual(approvals.length, 1)
+        assert.strictEqual(approvals[0].source, "http:ops")
+        assert.include(approvals[0].question, "make deploy")
+        client.close()
+
+        const answer = (headers: Record<string, string>) =>
+          call(`${base}/ui/api/answer`, {
+            method: "POST",
+            headers: { "content-type": "application/json", cookie, ...headers },
+            body: JSON.stringify({ questionId: approvals[0].id, answer: "Approve" })
+          })
+        assert.strictEqual((yield* answer({})).status, 403)
+        assert.deepStrictEqual((yield* answer({ "x-csrf-token": session.body.csrf })).body, { questionId: approvals[0].id, answered: true })
+        const outcome = yield* Fiber.join(asked)
+        assert.deepStrictEqual(outcome, { _tag: "Answered", answer: APPROVE, optionIndex: 0 })
+      }).pipe(Effect.provide(dashboardGateway(layer)))
     }))
 })
 

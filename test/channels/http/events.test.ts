@@ -107,6 +107,23 @@ describe("GET /v1/events", () => {
       }).pipe(Effect.provide(dashboardGateway(layer, (s) => ({ ...s, dashboard: { ...s.dashboard, eventBuffer: 16 } }))))
     }))
 
+  it.live("beyond SWITCHBOARD_EVENTS_MAX_CLIENTS a client is refused with 503 too_many_clients", () =>
+    Effect.gen(function*() {
+      const { layer } = yield* scriptedSession((r) => Effect.succeed(r.text))
+      yield* Effect.gen(function*() {
+        const base = yield* baseUrl
+        const first = yield* Effect.promise(() => connectSse(`${base}/v1/events`))
+        const second = yield* Effect.promise(() => connectSse(`${base}/v1/events`))
+        yield* Effect.promise(() => first.next(() => true, "the first client's snapshot"))
+        yield* Effect.promise(() => second.next(() => true, "the second client's snapshot"))
+        const third = yield* Effect.promise(() => fetch(`${base}/v1/events`).then(async (r) => ({ status: r.status, body: await r.json() as any })))
+        assert.strictEqual(third.status, 503)
+        assert.strictEqual(third.body.error.code, "too_many_clients")
+        first.close()
+        second.close()
+      }).pipe(Effect.provide(dashboardGateway(layer, (s) => ({ ...s, dashboard: { ...s.dashboard, maxEventClients: 2 } }))))
+    }))
+
   it.live("a request without the token gets 401 and no events", () =>
     Effect.gen(function*() {
       const { layer } = yield* scriptedSession((r) => Effect.succeed(r.text))
