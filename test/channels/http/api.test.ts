@@ -3,6 +3,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Option, Redacted } from "effect"
 import { Session } from "../../../src/core/Session.ts"
 import { baseUrl, gatewayWithHttp } from "../../support/harness.ts"
+import { httpCall } from "../../support/httpCall.ts"
 
 const TOKEN = "s3cret-token"
 
@@ -13,18 +14,7 @@ const neverSession = Layer.succeed(Session, Session.of({
   info: Effect.succeed({ provider: "test", model: "never" })
 }))
 
-const call = (base: string, path: string, init: RequestInit = {}) =>
-  Effect.promise(async () => {
-    const res = await fetch(`${base}${path}`, init)
-    const text = await res.text()
-    let body: any = text
-    try {
-      body = JSON.parse(text)
-    } catch {
-      // not JSON (metrics)
-    }
-    return { status: res.status, body, headers: res.headers }
-  })
+const call = (base: string, path: string, init: RequestInit = {}) => httpCall(`${base}${path}`, init)
 
 const postRaw = (base: string, body: string, headers: Record<string, string> = { "content-type": "application/json" }) =>
   call(base, "/v1/messages", { method: "POST", body, headers })

@@ -7,23 +7,13 @@ import { APPROVE, approvalQuestion, DENY } from "../../../src/agent/exec/ExecApp
 import { Questions } from "../../../src/core/Questions.ts"
 import { baseUrl, scriptedSession, testConfig } from "../../support/harness.ts"
 import { dashboardGateway } from "../../support/dashboardHarness.ts"
+import { httpCall } from "../../support/httpCall.ts"
 import { connectSse } from "../../support/sse.ts"
 
 const TOKEN = "dash-token-1"
 const withToken = (s: any) => ({ ...s, http: { ...s.http, apiToken: Option.some(Redacted.make(TOKEN)) } })
 
-const call = (url: string, init: RequestInit = {}) =>
-  Effect.promise(async () => {
-    const res = await fetch(url, init)
-    const text = await res.text()
-    let body: any = text
-    try {
-      body = JSON.parse(text)
-    } catch {
-      // the page
-    }
-    return { status: res.status, body, headers: res.headers }
-  })
+const call = httpCall
 
 const cookieOf = (headers: Headers) => (headers.get("set-cookie") ?? "").split(";")[0]!
 
