@@ -4,7 +4,7 @@
 // changes (sampled every SAMPLE_EVERY while at least one client listens; nothing runs without
 // clients but the one-hour queue history). Publishing never waits for a client: each client has a
 // bounded buffer, and a client that lets it fill up is dropped with a `dropped` event.
-import { Cause, Clock, Context, Effect, Layer, Option, Queue, Schedule, Schema, Stream } from "effect"
+import { Cause, Clock, Context, Effect, Layer, Metric, Option, Queue, Schedule, Schema, Stream } from "effect"
 import { GatewayConfig } from "../../config/GatewayConfig.ts"
 import { CommandQueue } from "../../core/CommandQueue.ts"
 import { DeliveryLog } from "../../core/DeliveryLog.ts"
@@ -14,6 +14,7 @@ import { onTurnEvents } from "../../core/TurnEvents.ts"
 import { Checks } from "../../checks/Checks.ts"
 import { ExecJobs } from "../../agent/exec/ExecJobs.ts"
 import { readSections, SECTIONS, type Sections } from "./dashboardState.ts"
+import { eventClients, eventClientsDropped } from "./metrics.ts"
 
 /** How often the sections are compared while clients listen. */
 export const SAMPLE_EVERY = "500 millis"
@@ -103,8 +104,15 @@ export class Events extends Context.Service<Events, {
       }
 
       const publish = (event: DashEvent) =>
-        Effect.sync(() => {
+        Effect.suspend(() => {
+          const before = counters.dropped
           for (const s of subscribers) offer(s, event)
+          const dropped = counters.dropped - before
+          return dropped === 0 ? Effect.void : Effect.all([
+            Metric.update(eventClientsDropped, dropped),
+            Metric.update(eventClients, subscribers.size),
+            Effect.logWarning(`events: dropped ${dropped} client(s) that fell ${eventBuffer} events behind`)
+          ], { discard: true })
         })
 
       const snapshot = Effect.gen(function*() {
@@ -128,7 +136,12 @@ export class Events extends Context.Service<Events, {
         if (subscribers.size >= maxEventClients) return yield* new TooManyClients({ max: maxEventClients })
         const s: Subscriber = { queue: yield* Queue.make<DashEvent, Cause.Done>({ capacity: eventBuffer + 1 }), early: [] }
         subscribers.add(s)
-        yield* Effect.addFinalizer(() => Effect.sync(() => subscribers.delete(s)).pipe(Effect.andThen(Queue.shutdown(s.queue))))
+        yield* Metric.update(eventClients, subscribers.size)
+        yield* Effect.addFinalizer(() =>
+          Effect.sync(() => subscribers.delete(s)).pipe(
+            Effect.andThen(Effect.suspend(() => Metric.update(eventClients, subscribers.size))),
+            Effect.andThen(Queue.shutdown(s.queue))
+          ))
         const first = yield* snapshot
         const early = s.early ?? []
         s.early = undefined

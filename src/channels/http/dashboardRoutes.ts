@@ -90,12 +90,13 @@ const StopBody = Schema.Struct({ source: Source })
 const Stop = route("POST", "/ui/api/stop", Effect.gen(function*() {
   yield* requireAction
   const body = yield* jsonBody(StopBody)
+  yield* Effect.annotateCurrentSpan({ "switchboard.source": body.source })
   const stopped = yield* (yield* Dispatcher).abort(body.source)
   yield* Effect.logInfo(stopped ? "dashboard: stopped the running turn" : "dashboard: stop found no running turn for that chat").pipe(
     Effect.annotateLogs({ source: body.source })
   )
   return { body: { stopped } }
-}), { public: true })
+}).pipe(Effect.withSpan("dashboard.stop")), { public: true })
 
 const AnswerBody = Schema.Struct({
   questionId: Schema.String.check(Schema.isPattern(/^[A-Za-z0-9-]{1,64}$/, { expected: "a question id" })),
@@ -106,9 +107,11 @@ const AnswerBody = Schema.Struct({
 const Answer = route("POST", "/ui/api/answer", Effect.gen(function*() {
   yield* requireAction
   const body = yield* jsonBody(AnswerBody)
+  yield* Effect.annotateCurrentSpan({ "switchboard.question_id": body.questionId, "switchboard.answer": body.answer })
   const answered = yield* (yield* Questions).answer(body.questionId, body.answer)
   if (!answered) return yield* notFound(`no question "${body.questionId}" is waiting for an answer`)
+  yield* Effect.logInfo(`dashboard: answered an approval with ${body.answer}`).pipe(Effect.annotateLogs({ questionId: body.questionId }))
   return { body: { questionId: body.questionId, answered: true } }
-}), { public: true })
+}).pipe(Effect.withSpan("dashboard.answer")), { public: true })
 
 export const DashboardRoutes = Layer.mergeAll(Page, Asset, Session, Login, Logout, Stop, Answer)

@@ -80,6 +80,8 @@ describe("GET /v1/events", () => {
         assert.strictEqual(stats.dropped, 1)
         assert.strictEqual(stats.clients, 0)
 
+        const metrics = yield* Effect.promise(() => fetch(`${base}/metrics`).then((r) => r.text()))
+        assert.match(metrics, /^switchboard_events_dropped_total(\{[^}]*\})? [1-9]/m)
         // Meanwhile the daemon answers as usual.
         const answered = yield* post(base, { text: "still here", source: "http:fast" })
         const done = yield* Effect.promise(() => fetch(`${base}/v1/messages/${answered.id}?wait=5`).then((r) => r.json() as Promise<any>))
