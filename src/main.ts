@@ -1,5 +1,5 @@
 // switchboard daemon entry point: compose and launch, nothing else.
-import { NodeRuntime } from "@effect/platform-node"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Effect, Layer } from "effect"
 import { daemon } from "./layers/Daemon.ts"
 import { configProviderLayer, describeStartupFailure } from "./config/environment.ts"

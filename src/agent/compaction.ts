@@ -3,9 +3,12 @@
 // as a transcript for the summarising request. Pure.
 import type { Prompt } from "effect/ai"
 
-/** ~4 characters per token: a cheap, provider-independent estimate. */
-export const estimateTokens = (messages: ReadonlyArray<Prompt.Message>): number =>
-  Math.ceil(messages.reduce((n, m) => n + JSON.stringify(m.content).length + 8, 0) / 4)
+/** A message's size in characters, as the estimate counts it. */
+export const messageChars = (m: Prompt.Message): number => JSON.stringify(m.content).length + 8
+
+/** ~4 characters per token: a cheap, provider-independent estimate. `chars` may be memoised. */
+export const estimateTokens = (messages: ReadonlyArray<Prompt.Message>, chars: (m: Prompt.Message) => number = messageChars): number =>
+  Math.ceil(messages.reduce((n, m) => n + chars(m), 0) / 4)
 
 /**
  * Index where the kept part starts: the start of the `keepTurns`-th user message from the end.

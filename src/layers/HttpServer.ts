@@ -5,7 +5,7 @@
 import { createServer } from "node:http"
 import { join } from "node:path"
 import { writeFileAtomic } from "../domain/files.ts"
-import { NodeHttpServer } from "@effect/platform-node"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Duration, Effect, Layer } from "effect"
 import { HttpMiddleware, HttpRouter, HttpServer } from "effect/http"
 import { ConfigInvalid, GatewayConfig } from "../config/GatewayConfig.ts"

@@ -2,7 +2,7 @@
 // endpoint is set). Traces go through Effect's own OTLP exporter, not the OpenTelemetry SDK
 // (measured: the SDK costs more per turn and more memory for the same spans, see the README); the
 // standard OTEL_* variables are read by config/otel.ts.
-import { NodeHttpClient } from "@effect/platform-node"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Effect, Layer, Logger, Option, Redacted, References, Tracer } from "effect"
 import { Headers } from "effect/http"
 import { OtlpExporter, OtlpSerialization, OtlpTracer } from "effect/observability"

@@ -12,7 +12,7 @@ import { channelHeader } from "../../src/agent/prompt.ts"
 import { retryAfterMs, retryDelayMs } from "../../src/agent/model/retryPolicy.ts"
 import { makeSseDecoder } from "../../src/agent/model/sse.ts"
 import { emptyReplyText, failureText } from "../../src/agent/userMessages.ts"
-import { toMessages } from "../../src/agent/model/request.ts"
+import { bodyBytes, makeRequestEncoder, toMessages } from "../../src/agent/model/request.ts"
 import { formatJobs } from "../../src/cli/jobs.ts"
 import { completionText } from "../../src/agent/exec/ExecJobs.ts"
 import { replay } from "../../src/agent/Memory.ts"
@@ -217,5 +217,41 @@ describe("empty replies", () => {
     assert.match(emptyReplyText("content-filter") ?? "", /blocked/)
     assert.match(emptyReplyText("length") ?? "", /ran out of room/)
     for (const normal of ["stop", "tool-calls", "unknown"]) assert.isUndefined(emptyReplyText(normal), normal)
+  })
+})
+
+describe("wire: the request body, turn after turn", () => {
+  const system = Prompt.makeMessage("system", { content: "You are switchboard." })
+  const assistant = (text: string) => Prompt.makeMessage("assistant", { content: [Prompt.makePart("text", { text })] })
+  const callsNotify = Prompt.makeMessage("assistant", {
+    content: [Prompt.makePart("tool-call", { id: "c1", name: "notify", params: { text: "hi" }, providerExecuted: false })]
+  })
+  const result = Prompt.makeMessage("tool", {
+    content: [Prompt.makePart("tool-result", { id: "c1", name: "notify", isFailure: false, result: { deliveredTo: "http:a" }, providerExecuted: false })]
+  })
+  const optionsOf = (messages: ReadonlyArray<Prompt.Message>) =>
+    ({ prompt: Prompt.fromMessages(messages), tools: [], toolChoice: "auto", responseFormat: { type: "text" } }) as unknown as Parameters<
+      ReturnType<typeof makeRequestEncoder>
+    >[0]
+  const sent = (encode: ReturnType<typeof makeRequestEncoder>, messages: ReadonlyArray<Prompt.Message>) =>
+    JSON.parse(new TextDecoder().decode(bodyBytes(encode(optionsOf(messages), false)))) as { model: string; messages: unknown }
+
+  it("is the same as encoding the whole prompt afresh, when the history grows, a step calls a tool, or it is compacted", () => {
+    const encode = makeRequestEncoder("m")
+    const turns: Array<ReadonlyArray<Prompt.Message>> = [
+      [system, user("one")],
+      [system, user("one"), assistant("1"), user("two")],
+      [system, user("one"), assistant("1"), user("two"), callsNotify],
+      [system, user("one"), assistant("1"), user("two"), callsNotify, result, user("three")],
+      // compacted: a summary replaces the older turns, the prompt no longer starts with the same messages
+      [system, Prompt.makeMessage("system", { content: "Summary: one, two." }), user("three"), assistant("3"), user("four")]
+    ]
+    for (const messages of turns) {
+      const body = sent(encode, messages)
+      assert.strictEqual(body.model, "m")
+      assert.deepStrictEqual(body.messages, toMessages(Prompt.fromMessages(messages)), JSON.stringify(messages.map((m) => m.role)))
+    }
+    // A call left unanswered at the end is answered "not run" in that request only.
+    assert.deepStrictEqual((sent(encode, turns[2]!).messages as Array<{ role: string }>).map((m) => m.role), ["system", "user", "assistant", "user", "assistant", "tool"])
   })
 })

@@ -12,7 +12,7 @@ import { type Accumulated, emptyAccumulated } from "./accumulate.ts"
 import { type EndpointConfig, type ProviderFns, RetryObserver } from "./endpoint.ts"
 import { invalid, timeoutError, timeoutKindOf } from "./errors.ts"
 import { makeExchange } from "./exchange.ts"
-import { bodyText, makeRequestEncoder, type RequestBody, withMessages } from "./request.ts"
+import { bodyBytes, makeRequestEncoder, type RequestBody, withMessages } from "./request.ts"
 import { isRetryableStatus, retryDelayMs } from "./retryPolicy.ts"
 import { UNKNOWN_TOOL_RETRIES, unknownToolReply } from "./unknownTools.ts"
 import { finishReason, usageOf } from "./wire.ts"
@@ -42,7 +42,7 @@ export const make = (config: EndpointConfig) =>
     type OnDelta = ((text: string) => Effect.Effect<void>) | undefined
 
     /** One attempt with the first-token and total timeouts. */
-    const attempt = (body: string, stream: boolean, onDelta: OnDelta) =>
+    const attempt = (body: Uint8Array, stream: boolean, onDelta: OnDelta) =>
       Effect.gen(function*() {
         const acc = emptyAccumulated()
         const first = yield* Deferred.make<void>()
@@ -89,9 +89,9 @@ export const make = (config: EndpointConfig) =>
 
     /** Attempts with backoff. Streaming callers that already saw text are not retried. */
     const withRetries = (body: RequestBody, stream: boolean, onDelta: OnDelta, deltasSeen: () => boolean) => {
-      const text = bodyText(body) // once for every attempt
+      const bytes = bodyBytes(body) // once for every attempt
       const loop = (n: number): Effect.Effect<Accumulated, AiError.AiError> =>
-        attempt(text, stream, onDelta).pipe(
+        attempt(bytes, stream, onDelta).pipe(
           Effect.catch((e: AiError.AiError) =>
             Effect.gen(function*() {
               if (n + 1 >= config.attempts || !shouldRetry(e, deltasSeen())) return yield* Effect.fail(e)
@@ -183,7 +183,9 @@ export const make = (config: EndpointConfig) =>
     // some models refuse (OpenAI's reasoning models answer 400 to max_tokens), and a probe that
     // can never pass would keep turns on the fallback until a restart.
     const probe = attempt(
-      JSON.stringify({ model: config.model, messages: [{ role: "user", content: "ping" }], ...(config.stream ? { stream: true } : {}) }),
+      new TextEncoder().encode(
+        JSON.stringify({ model: config.model, messages: [{ role: "user", content: "ping" }], ...(config.stream ? { stream: true } : {}) })
+      ),
       config.stream,
       undefined
     ).pipe(Effect.asVoid, Effect.withSpan("llm.probe", { attributes: spanAttributes(config.stream) }))

@@ -5,7 +5,7 @@
 import { Clock, Context, Duration, Effect, Layer, Metric, Option, Schedule, type Scope, Stream } from "effect"
 import { type AiError, LanguageModel } from "effect/ai"
 import type { HttpClient } from "effect/http"
-import { NodeHttpClient } from "@effect/platform-node"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { GatewayConfig, type GatewaySettings } from "../../config/GatewayConfig.ts"
 import { make as makeEndpoint } from "./ChatCompletions.ts"
 import type { EndpointConfig, ProviderFns } from "./endpoint.ts"

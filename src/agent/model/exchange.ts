@@ -12,7 +12,7 @@ import { DONE, makeSseDecoder } from "./sse.ts"
 import { ChatCompletion, checkChunk } from "./wire.ts"
 
 export type Exchange = (
-  body: string,
+  body: Uint8Array,
   stream: boolean,
   acc: Accumulated,
   first: Deferred.Deferred<void>,
@@ -26,7 +26,7 @@ export const makeExchange = (http: HttpClient.HttpClient, config: EndpointConfig
     onNone: () => post,
     onSome: (key) => HttpClientRequest.bearerToken(post, Redacted.value(key))
   })
-  const request = (body: string) => HttpClientRequest.bodyText(base, body, "application/json")
+  const request = (body: Uint8Array) => HttpClientRequest.bodyUint8Array(base, body, "application/json")
 
   const complete = (text: string, acc: Accumulated) =>
     Effect.gen(function*() {

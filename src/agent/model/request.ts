@@ -1,6 +1,7 @@
-// The chat/completions request, built from an effect/ai Prompt as JSON text. A message's wire form
-// is encoded once and remembered (the history only grows between compactions, and its messages are
-// the same objects turn after turn), so a turn encodes only what is new and joins the rest; tool
+// The chat/completions request, built from an effect/ai Prompt as JSON bytes. A message's wire form
+// is encoded once (to UTF-8) and remembered (the history only grows between compactions, and its
+// messages are the same objects turn after turn), so a turn encodes only what is new and copies the
+// rest into one buffer, outside the JS heap: no string of the whole history per turn. Tool
 // definitions are encoded once per tool.
 import type { LanguageModel, Prompt } from "effect/ai"
 import { Tool } from "effect/ai"
@@ -16,10 +17,10 @@ export type ChatMessage =
   | { readonly role: "assistant"; readonly content: string | null; readonly tool_calls?: ReadonlyArray<WireToolCall> }
   | { readonly role: "tool"; readonly tool_call_id: string; readonly content: string }
 
-/** One prompt message on the wire: its chat messages as JSON (comma-joined) and the tool call ids it opens and answers. */
+/** One prompt message on the wire: its chat messages as UTF-8 JSON (comma-joined) and the tool call ids it opens and answers. */
 export interface EncodedMessage {
   readonly role: Prompt.Message["role"]
-  readonly json: string
+  readonly bytes: Uint8Array
   /** A system message's text: a leading run of them is sent as one message. */
   readonly system?: string
   readonly calls: ReadonlyArray<string>
@@ -37,14 +38,17 @@ const resultText = (p: Prompt.ToolResultPart): string => {
   return typeof p.result === "string" ? p.result : JSON.stringify(p.result ?? null)
 }
 
-const joinJson = (messages: ReadonlyArray<ChatMessage>) => messages.map((m) => JSON.stringify(m)).join(",")
+const utf8 = new TextEncoder()
+/** Its own buffer each (not a slice of Node's shared pool, which a long-lived message would pin). */
+const encodeJson = (value: unknown) => utf8.encode(JSON.stringify(value))
+const joinJson = (messages: ReadonlyArray<ChatMessage>) => utf8.encode(messages.map((m) => JSON.stringify(m)).join(","))
 
 export const encodeMessage = (m: Prompt.Message): EncodedMessage => {
   switch (m.role) {
     case "system":
-      return { role: "system", json: joinJson([{ role: "system", content: m.content }]), system: m.content, calls: [], results: [] }
+      return { role: "system", bytes: joinJson([{ role: "system", content: m.content }]), system: m.content, calls: [], results: [] }
     case "user":
-      return { role: "user", json: joinJson([{ role: "user", content: textOf(m.content) }]), calls: [], results: [] }
+      return { role: "user", bytes: joinJson([{ role: "user", content: textOf(m.content) }]), calls: [], results: [] }
     case "assistant": {
       const calls = m.content.flatMap((p) => (p.type === "tool-call" && !p.providerExecuted ? [p] : []))
       const results = m.content.flatMap((p) => (p.type === "tool-result" ? [p] : []))
@@ -64,14 +68,14 @@ export const encodeMessage = (m: Prompt.Message): EncodedMessage => {
       }
       return {
         role: "assistant",
-        json: joinJson([assistant, ...results.map(toolMessage)]),
+        bytes: joinJson([assistant, ...results.map(toolMessage)]),
         calls: calls.map((c) => c.id),
         results: results.map((p) => p.id)
       }
     }
     case "tool": {
       const results = m.content.flatMap((p) => (p.type === "tool-result" ? [p] : []))
-      return { role: "tool", json: joinJson(results.map(toolMessage)), calls: [], results: results.map((p) => p.id) }
+      return { role: "tool", bytes: joinJson(results.map(toolMessage)), calls: [], results: results.map((p) => p.id) }
     }
   }
 }
@@ -79,42 +83,70 @@ export const encodeMessage = (m: Prompt.Message): EncodedMessage => {
 const toolMessage = (p: Prompt.ToolResultPart): ChatMessage => ({ role: "tool", tool_call_id: p.id, content: resultText(p) })
 
 /**
- * A prompt's messages as JSON texts, in order. Every assistant tool call gets a `tool` answer: a
+ * Where encoding a prompt's messages stands: `count` messages of `source` folded into `out`, the
+ * calls of the last assistant message still `pending`, the results `answered` so far. A later prompt
+ * that starts with the same message objects resumes from here instead of starting over.
+ */
+interface Fold {
+  readonly source: ReadonlyArray<Prompt.Message>
+  readonly count: number
+  readonly out: Array<Uint8Array>
+  readonly pending: ReadonlyArray<string>
+  readonly answered: Set<string>
+}
+
+const notRun = (fold: Fold): Array<Uint8Array> =>
+  fold.pending.flatMap((id) =>
+    fold.answered.has(id) ? [] : [encodeJson({ role: "tool", tool_call_id: id, content: "error: this tool call was not run" })]
+  )
+
+/** One system message at the start (see `messageBytes`). */
+const startFold = (messages: ReadonlyArray<Prompt.Message>, encode: (m: Prompt.Message) => EncodedMessage): Fold => {
+  let i = 0
+  const leading: Array<string> = []
+  while (i < messages.length && messages[i]!.role === "system") leading.push((messages[i++] as Prompt.SystemMessage).content)
+  const out = leading.length === 1
+    ? [encode(messages[0]!).bytes]
+    : leading.length > 1
+    ? [encodeJson({ role: "system", content: leading.join("\n\n") })]
+    : []
+  return { source: messages, count: i, out, pending: [], answered: new Set() }
+}
+
+/** Folds in `messages` from `fold.count` on; `fold` is used up (its out and answered are taken over). */
+const foldRest = (fold: Fold, messages: ReadonlyArray<Prompt.Message>, encode: (m: Prompt.Message) => EncodedMessage): Fold => {
+  const { out, answered } = fold
+  let pending = fold.pending
+  for (let i = fold.count; i < messages.length; i++) {
+    const e = encode(messages[i]!)
+    if (e.role !== "tool") {
+      out.push(...notRun({ ...fold, pending }))
+      pending = []
+    }
+    if (e.bytes.length > 0) out.push(e.bytes)
+    if (e.role === "assistant") pending = e.calls
+    for (const id of e.results) answered.add(id)
+  }
+  return { source: messages, count: messages.length, out, pending, answered }
+}
+
+/**
+ * A prompt's messages as UTF-8 JSON, in order. Every assistant tool call gets a `tool` answer: a
  * call the framework did not resolve (unknown tool, interrupted turn) is answered with an error
  * text, since providers reject a history with an unanswered call. One system message at the start:
  * the system prompt and a compaction summary are sent as one (some chat templates, e.g. Gemma's on
  * llama.cpp, accept a single leading system message only).
  */
-export const messagesJson = (prompt: Prompt.Prompt, encode: (m: Prompt.Message) => EncodedMessage = encodeMessage) => {
-  const out: Array<string> = []
-  const messages = prompt.content
-  let i = 0
-  const leading: Array<string> = []
-  while (i < messages.length && messages[i]!.role === "system") leading.push((messages[i++] as Prompt.SystemMessage).content)
-  if (leading.length === 1) out.push(encode(messages[0]!).json)
-  else if (leading.length > 1) out.push(JSON.stringify({ role: "system", content: leading.join("\n\n") }))
-  let pending: ReadonlyArray<string> = []
-  const answered = new Set<string>()
-  const closePending = () => {
-    for (const id of pending) {
-      if (!answered.has(id)) out.push(JSON.stringify({ role: "tool", tool_call_id: id, content: "error: this tool call was not run" }))
-    }
-    pending = []
-  }
-  for (; i < messages.length; i++) {
-    const e = encode(messages[i]!)
-    if (e.role !== "tool") closePending()
-    if (e.json !== "") out.push(e.json)
-    if (e.role === "assistant") pending = e.calls
-    for (const id of e.results) answered.add(id)
-  }
-  closePending()
-  return out
+export const messageBytes = (prompt: Prompt.Prompt, encode: (m: Prompt.Message) => EncodedMessage = encodeMessage) => {
+  const fold = foldRest(startFold(prompt.content, encode), prompt.content, encode)
+  return [...fold.out, ...notRun(fold)]
 }
 
-/** The prompt as chat messages (objects): what `messagesJson` sends. */
-export const toMessages = (prompt: Prompt.Prompt): Array<ChatMessage> =>
-  JSON.parse(`[${messagesJson(prompt).join(",")}]`) as Array<ChatMessage>
+/** The prompt as chat messages (objects): what `messageBytes` sends. */
+export const toMessages = (prompt: Prompt.Prompt): Array<ChatMessage> => {
+  const text = new TextDecoder()
+  return JSON.parse(`[${messageBytes(prompt).map((b) => text.decode(b)).join(",")}]`) as Array<ChatMessage>
+}
 
 export const toolDefinition = (t: Tool.Any) => ({
   type: "function" as const,
@@ -129,16 +161,30 @@ export const toolChoice = (choice: LanguageModel.ProviderOptions["toolChoice"]):
 
 /** A request body in three pieces, so that messages can be added (the unknown-tool retry) without re-encoding. */
 export interface RequestBody {
-  readonly head: string
-  readonly messages: ReadonlyArray<string>
-  readonly tail: string
+  readonly head: Uint8Array
+  readonly messages: ReadonlyArray<Uint8Array>
+  readonly tail: Uint8Array
 }
 
-export const bodyText = (body: RequestBody) => `${body.head}${body.messages.join(",")}${body.tail}`
+const COMMA = utf8.encode(",")
+
+/** Pieces of JSON as one buffer, with commas between them. */
+const joined = (head: Uint8Array | undefined, pieces: ReadonlyArray<Uint8Array>, tail: Uint8Array | undefined) => {
+  const all: Array<Uint8Array> = head === undefined ? [] : [head]
+  for (const piece of pieces) {
+    if (all.length > (head === undefined ? 0 : 1)) all.push(COMMA)
+    all.push(piece)
+  }
+  if (tail !== undefined) all.push(tail)
+  return Buffer.concat(all)
+}
+
+/** The body as one buffer: the pieces copied once, with commas between the messages. */
+export const bodyBytes = (body: RequestBody): Uint8Array => joined(body.head, body.messages, body.tail)
 
 export const withMessages = (body: RequestBody, messages: ReadonlyArray<ChatMessage>): RequestBody => ({
   ...body,
-  messages: [...body.messages, ...messages.map((m) => JSON.stringify(m))]
+  messages: [...body.messages, ...messages.map(encodeJson)]
 })
 
 /**
@@ -159,7 +205,22 @@ export const makeRequestEncoder = (model: string) => {
     if (json === undefined) tools.set(t, json = JSON.stringify(toolDefinition(t)))
     return json
   }
-  const head = `{"model":${JSON.stringify(model)},"messages":[`
+  const head = utf8.encode(`{"model":${JSON.stringify(model)},"messages":[`)
+  // The last prompt's messages, folded and joined into one piece: the next turn's prompt starts with
+  // the same messages (plus the turn's new ones), so only those are added, and the body is built
+  // from a few large pieces instead of one per message.
+  const last: { fold: Fold | undefined } = { fold: undefined }
+  const foldOf = (messages: ReadonlyArray<Prompt.Message>): Fold => {
+    const previous = last.fold
+    const resumes = previous !== undefined && previous.count <= messages.length &&
+      previous.source.some((m) => m.role !== "system") && // past the leading system run
+      previous.source.every((m, i) => i >= previous.count || messages[i] === m)
+    const fold = resumes
+      ? foldRest({ ...previous, out: [...previous.out], answered: new Set(previous.answered) }, messages, encode)
+      : foldRest(startFold(messages, encode), messages, encode)
+    last.fold = { ...fold, out: fold.out.length === 0 ? [] : [joined(undefined, fold.out, undefined)] }
+    return last.fold
+  }
   return (options: LanguageModel.ProviderOptions, stream: boolean): RequestBody => {
     const defined = options.tools.filter(Tool.isUserDefined)
     const tail = "]" +
@@ -167,6 +228,7 @@ export const makeRequestEncoder = (model: string) => {
       (options.responseFormat.type === "json" ? `,"response_format":{"type":"json_object"}` : "") +
       (stream ? `,"stream":true,"stream_options":{"include_usage":true}` : "") +
       "}"
-    return { head, messages: messagesJson(options.prompt, encode), tail }
+    const fold = foldOf(options.prompt.content)
+    return { head, messages: [...fold.out, ...notRun(fold)], tail: utf8.encode(tail) }
   }
 }
