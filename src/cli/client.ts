@@ -1,6 +1,7 @@
 // The CLI's view of the daemon: its HTTP API at SWITCHBOARD_URL with SWITCHBOARD_API_TOKEN (or the
 // token file: see token.ts).
 import { Context, Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
+import { stripControl, stripControlDeep } from "./sanitize.ts"
 import { cliToken } from "./token.ts"
 import { FetchHttpClient, HttpClient, HttpClientRequest, type HttpClientResponse } from "effect/http"
 
@@ -63,7 +64,8 @@ export class GatewayClient extends Context.Service<GatewayClient, {
         const decode = <A>(res: HttpClientResponse.HttpClientResponse) =>
           Effect.gen(function*() {
             const text = yield* res.text.pipe(Effect.orElseSucceed(() => ""))
-            const json = yield* Effect.try({ try: () => JSON.parse(text) as unknown, catch: () => undefined }).pipe(
+            // Everything printed comes from here: no terminal control sequence gets through.
+            const json = yield* Effect.try({ try: () => stripControlDeep(JSON.parse(text)), catch: () => undefined }).pipe(
               Effect.orElseSucceed(() => undefined)
             )
             if (res.status >= 400) {
@@ -71,7 +73,7 @@ export class GatewayClient extends Context.Service<GatewayClient, {
               return yield* new GatewayRefused({
                 status: res.status,
                 code: Option.match(err, { onNone: () => "error", onSome: (e) => e.error.code }),
-                reason: Option.match(err, { onNone: () => text.slice(0, 200), onSome: (e) => e.error.message })
+                reason: Option.match(err, { onNone: () => stripControl(text.slice(0, 200)), onSome: (e) => e.error.message })
               })
             }
             return json as A

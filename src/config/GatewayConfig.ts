@@ -122,15 +122,35 @@ export class ConfigInvalid extends Schema.TaggedError<ConfigInvalid>()("ConfigIn
 export const hasApiTokens = (s: GatewaySettings) =>
   Option.isSome(s.http.apiToken) || Option.isSome(s.http.apiTokensFile) || s.http.generateToken
 
-export const validate = (s: GatewaySettings): Effect.Effect<GatewaySettings, ConfigInvalid> =>
-  !isLoopback(s.http.host) && !hasApiTokens(s)
-    ? Effect.fail(
-      new ConfigInvalid({
-        variable: "SWITCHBOARD_API_TOKEN",
-        expected: `required when SWITCHBOARD_HTTP_HOST (${s.http.host}) is not a loopback address (or SWITCHBOARD_API_TOKENS_FILE, or SWITCHBOARD_API_TOKEN_GENERATE=true)`
-      })
+/** `scheme://user:password@host`: a credential in a URL reaches logs, spans and /status. */
+const hasCredentials = (url: string) => /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(url)
+
+const invalid = (variable: string, expected: string) => Effect.fail(new ConfigInvalid({ variable, expected }))
+
+export const validate = (s: GatewaySettings): Effect.Effect<GatewaySettings, ConfigInvalid> => {
+  if (!isLoopback(s.http.host) && !hasApiTokens(s)) {
+    return invalid(
+      "SWITCHBOARD_API_TOKEN",
+      `required when SWITCHBOARD_HTTP_HOST (${s.http.host}) is not a loopback address (or SWITCHBOARD_API_TOKENS_FILE, or SWITCHBOARD_API_TOKEN_GENERATE=true)`
     )
-    : Effect.succeed(s)
+  }
+  if (Option.isSome(s.http.apiToken)) {
+    const token = Redacted.value(s.http.apiToken.value)
+    if (token.length < 2 || /\s/.test(token)) {
+      return invalid("SWITCHBOARD_API_TOKEN", "a token of at least 2 characters without spaces (SWITCHBOARD_API_TOKEN_GENERATE=true makes a strong one)")
+    }
+  }
+  const urls: ReadonlyArray<readonly [string, string | undefined, string]> = [
+    ["OPENAI_BASE_URL", s.model.baseUrl, "OPENAI_API_KEY"],
+    ["SWITCHBOARD_FALLBACK_BASE_URL", Option.getOrUndefined(s.model.fallback.baseUrl), "SWITCHBOARD_FALLBACK_API_KEY"]
+  ]
+  for (const [variable, url, key] of urls) {
+    if (url !== undefined && hasCredentials(url)) {
+      return invalid(variable, `a URL without credentials (user:password@); put the key in ${key}`)
+    }
+  }
+  return Effect.succeed(s)
+}
 
 export class GatewayConfig extends Context.Service<GatewayConfig, GatewaySettings>()("switchboard/GatewayConfig") {
   /** From the environment (and anything the ConfigProvider adds, e.g. a config file). */

@@ -10,6 +10,7 @@ import { Duration, Effect, Layer } from "effect"
 import { HttpMiddleware, HttpRouter, HttpServer } from "effect/http"
 import { ConfigInvalid, GatewayConfig } from "../config/GatewayConfig.ts"
 import { ApiTokens } from "../channels/http/ApiTokens.ts"
+import { UnmatchedAsJson } from "../channels/http/api.ts"
 import { HttpLimits } from "../channels/http/HttpLimits.ts"
 
 /** How often Node checks connections against the timeouts (its default, 30 s, would add to them). */
@@ -65,7 +66,7 @@ export const serveHttp = <E, R>(routes: Layer.Layer<never, E, R>) =>
           yield* writeFileAtomic(join(config.stateDir, "daemon.json"), JSON.stringify({ pid: process.pid, url }) + "\n")
         })
       )
-      return Layer.mergeAll(HttpRouter.serve(routes, { disableLogger: true, disableListenLog: true }), listening).pipe(
+      return Layer.mergeAll(HttpRouter.serve(Layer.mergeAll(routes, UnmatchedAsJson), { disableLogger: true, disableListenLog: true }), listening).pipe(
         // No server span per request: the routes continue a client's traceparent themselves (api.ts).
         Layer.provide(Layer.succeed(HttpMiddleware.TracerDisabledWhen)(() => true)),
         Layer.provideMerge(server),

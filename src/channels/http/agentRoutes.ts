@@ -6,7 +6,7 @@ import { Questions } from "../../core/Questions.ts"
 import { allowSource, jsonBody, notFound, route } from "./api.ts"
 
 const AnswerBody = Schema.Struct({
-  answer: Schema.String.check(Schema.isNonEmpty({ expected: "a non-empty answer (an option number or text)" }))
+  answer: Schema.String.check(Schema.isPattern(/\S/, { expected: "a non-empty answer (an option number or text)" }))
 })
 
 /** POST /v1/answers/:questionId `{ "answer" }` → 200 `{ "questionId", "answered": true }`; 404 when not pending. */

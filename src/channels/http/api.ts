@@ -1,7 +1,7 @@
 // Shared pieces of the HTTP API: bearer auth, JSON bodies decoded with Schema under a size limit,
 // and one error shape `{ error: { code, message } }`. Every route is built with `route`.
 import { ByteSize, Context, Effect, Metric, Option, Schema } from "effect"
-import { HttpRouter, HttpServerRequest, HttpServerResponse, HttpTraceContext } from "effect/http"
+import { HttpRouter, HttpServerError, HttpServerRequest, HttpServerResponse, HttpTraceContext } from "effect/http"
 import { inboundRejected } from "../../domain/metrics.ts"
 import { GatewayConfig } from "../../config/GatewayConfig.ts"
 import { ApiTokens } from "./ApiTokens.ts"
@@ -65,7 +65,8 @@ export const jsonBody = <S extends Schema.Constraint & { readonly DecodingServic
       return yield* new ApiError({ status: 413, code: "body_too_large", message: `the body is over ${limit} bytes` })
     }
     const type = request.headers["content-type"] ?? ""
-    if (!/^application\/json\b/i.test(type)) {
+    // application/json, with parameters (charset) or not; never application/json-seq and the like.
+    if (!/^application\/json\s*(?:;|$)/i.test(type)) {
       return yield* new ApiError({ status: 415, code: "unsupported_media_type", message: "send application/json" })
     }
     const text = yield* request.text.pipe(
@@ -175,3 +176,24 @@ export const route = <E, R>(
   handler: RouteHandler<E, R>,
   options: RouteOptions = {}
 ) => HttpRouter.add(method, path, respond(handler, options))
+
+/**
+ * What the router cannot match at all — a path that does not decode (`/v1/messages/%ZZ`), a path
+ * parameter over the router's length limit — gets the error shape too, never an empty 404.
+ */
+export const UnmatchedAsJson = HttpRouter.middleware<{ handles: HttpServerError.HttpServerError }>()(
+  (httpEffect) =>
+    Effect.catchTag(httpEffect, "HttpServerError", (e) =>
+      e.reason._tag !== "RouteNotFound"
+        ? Effect.fail(e)
+        : Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
+          const path = request.url.split("?")[0] ?? ""
+          try {
+            decodeURIComponent(path)
+          } catch {
+            return errorResponse(400, "invalid_path", "the path is not valid percent-encoding")
+          }
+          return errorResponse(404, "not_found", "no such route")
+        })) as typeof httpEffect, // the request is there at run time; other errors pass through unchanged
+  { global: true }
+)

@@ -26,7 +26,7 @@ const ClientSource = Schema.String.check(
 )
 
 const MessageBody = Schema.Struct({
-  text: Schema.String.check(Schema.isNonEmpty({ expected: "a non-empty text" })),
+  text: Schema.String.check(Schema.isPattern(/\S/, { expected: "a text that is not blank" })),
   source: Schema.optional(ClientSource),
   id: Schema.optional(Schema.String.check(Schema.isPattern(/^[A-Za-z0-9._:@-]{1,128}$/, {
     expected: "an idempotency key of 1-128 letters, digits or . _ : @ -"

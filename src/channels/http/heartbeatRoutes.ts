@@ -15,8 +15,14 @@ import { SystemEvents } from "../../heartbeat/SystemEvents.ts"
 import { ApiTokens } from "./ApiTokens.ts"
 import { allowSource, ApiError, jsonBody, route } from "./api.ts"
 
+/** A chat's key, as a channel makes them: short, and nothing path-like (`../`, `/`, `\`). */
+const SessionKey = Source.check(
+  Schema.isMaxLength(256, { expected: "a session key of at most 256 characters" }),
+  Schema.isPattern(/^(?!.*\.\.)[^/\\]*$/, { expected: "a session key without .., / or \\" })
+)
+
 const SystemEventBody = Schema.Struct({
-  sessionKey: Source,
+  sessionKey: SessionKey,
   text: Schema.String.check(
     Schema.isNonEmpty({ expected: "a non-empty text" }),
     Schema.isMaxLength(16 * 1024, { expected: "a text of at most 16384 characters" })
