@@ -8,6 +8,7 @@ import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type Daemon, eventually, runCli, startDaemon } from "../support/daemon.ts"
 import { awaitInbox, type MessageRecord, textOf } from "../support/daemonDriver.ts"
+import { connectBus, redisUrl } from "../support/redis.ts"
 import { type FakeChatCompletions, type RecordedRequest, startFakeChatCompletions } from "../support/fakeChatCompletions.ts"
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -136,4 +137,30 @@ describe("agents and sessions on the built daemon", () => {
     expect(refused.body.error.code).toBe("unbound_source")
     expect(refused.body.error.message).toBe("no agent is bound to cli:stranger")
   })
+})
+
+describe("a source no agent is bound to, on the bus", () => {
+  // DB 13: this file's own (see test/support/redis.ts).
+  it("a bus message from an unbound source is dead-lettered with code unbound; a bound one is answered", async () => {
+    const bus = await connectBus(redisUrl(13))
+    const dir = mkdtempSync(join(tmpdir(), "switchboard-agents-"))
+    const file = join(dir, "agents.json")
+    writeFileSync(file, JSON.stringify({ agents: [{ name: "ops", bindings: ["redis:deploys", "http:*"] }] }))
+    const daemon = await startDaemon({ env: { REDIS_URL: bus.url, SWITCHBOARD_AGENTS_FILE: file, SWITCHBOARD_REDIS_BLOCK: "500 millis" } })
+    try {
+      const stray = await bus.publish({ type: "message", source: "redis:other", text: "anyone?", id: "s-1" })
+      await bus.publish({ type: "message", source: "redis:deploys", text: "deployed", id: "d-1" })
+      const reply = await bus.waitOutbound((e) => e.fields["requestId"] === "redis:deploys~d-1")
+      expect(reply.fields["text"]).toBe("echo: deployed")
+      const [dead] = await bus.waitDead(1)
+      expect(dead!.fields["streamId"]).toBe(stray)
+      expect(dead!.fields["code"]).toBe("unbound")
+      expect(dead!.fields["reason"]).toBe("no agent is bound to redis:other")
+    } finally {
+      await daemon.stop()
+      await bus.close()
+      rmSync(daemon.stateDir, { recursive: true, force: true })
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }, 30_000)
 })

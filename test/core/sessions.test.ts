@@ -144,4 +144,27 @@ describe("sessions in one daemon", () => {
         assert.deepStrictEqual(sessions.map((s) => s.key), ["main/shared"])
       }).pipe(Effect.provide(gateway(probe.layer)))
     }))
+
+  it.effect("at most SWITCHBOARD_MAX_SESSIONS stay open: the least recently used idle per-chat one is closed, and opens again", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempStateDir
+      const probe = yield* sessionProbe
+      const file = agentsFile(dir)
+      yield* Effect.gen(function*() {
+        const intake = yield* Intake
+        const openKeys = Effect.map(
+          Status.use((s) => s.snapshot),
+          (doc) => (doc["sessions"] as ReadonlyArray<{ key: string; open: boolean }>).filter((s) => s.open).map((s) => s.key).sort()
+        )
+        for (const [i, source] of ["http:w1", "http:w2", "http:w3", "http:w1"].entries()) {
+          yield* intake.submit({ id: `e${i}`, source, text: `e${i}` })
+          yield* until(Effect.sync(() => probe.overall.now === 1), `e${i} running`)
+          yield* TestClock.adjust("1 second")
+          yield* until(Effect.map(replyOf(`e${i}`), (r) => r !== undefined), `e${i} answered`)
+        }
+        // home/shared is never closed; of the per-chat ones only the bound's worth stays open.
+        assert.deepStrictEqual(yield* openKeys, ["home/shared", "work/http:w1", "work/http:w3"])
+        assert.strictEqual(yield* replyOf("e3"), "work/http:w1 answers e3")
+      }).pipe(Effect.provide(gateway(probe.layer, (s) => ({ ...withAgents(file, dir)(s), agents: { ...withAgents(file, dir)(s).agents, maxSessions: 3 } }))))
+    }))
 })
