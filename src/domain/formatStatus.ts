@@ -14,6 +14,15 @@ const redisLine = (r: Record<string, unknown>): string => {
     : `redis     ${String(r["state"])} since ${String(r["since"])}${r["lastError"] ? ` (${String(r["lastError"])})` : ""}; ${figures}`
 }
 
+/** With more than the one session (an agents file): how many, running and queued. */
+const sessionsLine = (v: unknown): ReadonlyArray<string> => {
+  const sessions = Array.isArray(v) ? v.map(obj) : []
+  if (sessions.length <= 1) return []
+  const running = sessions.filter((s) => s["active"] !== null && s["active"] !== undefined).length
+  const queued = sessions.reduce((n, s) => n + num(s["queued"]), 0)
+  return [`sessions  ${sessions.length} (${running} running, ${queued} queued; switchboard sessions lists them)`]
+}
+
 export const formatStatus = (doc: Record<string, unknown>): string => {
   const queue = obj(doc["queue"])
   const by = obj(queue["byPriority"])
@@ -31,6 +40,7 @@ export const formatStatus = (doc: Record<string, unknown>): string => {
       ? `active    ${String(active["id"])} from ${String(active["source"])}, running ${ago(num(active["ageMs"]))}`
       : "active    idle",
     `session   ${String(session["provider"] ?? "?")} / ${String(session["model"] ?? "?")}`,
+    ...sessionsLine(doc["sessions"]),
     `turns     ${num(counters["turns"])} (failed ${num(counters["failed"])}, aborted ${num(counters["aborted"])}, timed out ${
       num(counters["timedOut"])
     })`,
