@@ -21,6 +21,7 @@ import type { Questions } from "../core/Questions.ts"
 import type { Router } from "../core/Router.ts"
 import type { Status } from "../core/Status.ts"
 import type { TurnEvents } from "../core/TurnEvents.ts"
+import type { Agents } from "../config/Agents.ts"
 import type { GatewayConfig, GatewaySettings } from "../config/GatewayConfig.ts"
 import type { HeartbeatWake } from "../heartbeat/HeartbeatWake.ts"
 import type { SystemEvents } from "../heartbeat/SystemEvents.ts"
@@ -32,6 +33,7 @@ export type { ChannelLifeHandle, ChannelReport, ChannelState, ChannelTraits } fr
 /** What a channel's layer may use. */
 export type ChannelServices =
   | GatewayConfig
+  | Agents
   | Intake
   // For a channel that takes more than messages (the Redis bus: dedupe of notifications, system events).
   | CommandQueue

@@ -81,10 +81,8 @@ const recordQueueWait = (item: QueuedItem, startedAt: number) =>
   })
 
 export class Dispatcher extends Context.Service<Dispatcher, {
-  /** The longest-running turn, if any. */
+  /** The longest-running turn, if any (every session's own: Sessions). */
   readonly active: Effect.Effect<ActiveTurn | undefined>
-  /** Every running turn (one per session at most), oldest first. */
-  readonly actives: Effect.Effect<ReadonlyArray<ActiveTurn>>
   /** Stop: take nothing new, give the running turn the grace period, then interrupt it. Idempotent. */
   readonly drain: Effect.Effect<void>
   readonly stopping: Effect.Effect<boolean>
@@ -382,7 +380,6 @@ export class Dispatcher extends Context.Service<Dispatcher, {
           const a = oldestFirst()[0]
           return a && publicTurn(a)
         }),
-        actives: Effect.sync(() => oldestFirst().map(publicTurn)),
         abort,
         stats: Effect.sync(() => ({ ...counters }))
       })

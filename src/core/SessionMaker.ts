@@ -7,5 +7,5 @@ import type { Session } from "./Session.ts"
 
 export class SessionMaker extends Context.Service<SessionMaker, {
   /** Open the session; it lives (memory loaded, files open) until the scope closes. */
-  readonly make: (ref: SessionRef) => Effect.Effect<Session["Service"], unknown, Scope.Scope>
+  readonly make: (ref: SessionRef) => Effect.Effect<Session["Service"], { readonly message: string }, Scope.Scope>
 }>()("switchboard/SessionMaker") {}

@@ -121,10 +121,14 @@ export class Sessions extends Context.Service<Sessions, {
         }
       })
 
+      /** The open session, its holder count already raised (so that no eviction closes it under the caller). */
       const openSession = (ref: SessionRef) =>
         Effect.gen(function*() {
           const existing = open.get(ref.key)
-          if (existing !== undefined) return existing
+          if (existing !== undefined) {
+            existing.holders++
+            return existing
+          }
           yield* evict
           const lock = yield* Semaphore.make(1)
           let entry: Entry
@@ -140,6 +144,7 @@ export class Sessions extends Context.Service<Sessions, {
           } else {
             return yield* Effect.die("the graph has neither a Session nor a SessionMaker")
           }
+          entry.holders++
           open.set(ref.key, entry)
           recordOf(ref)
           return entry
@@ -148,15 +153,15 @@ export class Sessions extends Context.Service<Sessions, {
       // Shared conversations open now, as the single session always did (memory read, errors at start).
       for (const agent of agents.list) {
         if (agent.scope !== "shared") continue
-        yield* openSession(sessionRef(agent, "*"))
+        const entry = yield* openSession(sessionRef(agent, "*"))
+        entry.holders--
       }
 
       const withSession = <A, E, R>(ref: SessionRef, f: (open: OpenSession) => Effect.Effect<A, E, R>) =>
         Effect.gen(function*() {
           const entry = yield* openSession(ref).pipe(
-            Effect.mapError((e) => new SessionUnavailable({ key: ref.key, reason: describe(e) }))
+            Effect.mapError((e) => new SessionUnavailable({ key: ref.key, reason: e.message }))
           )
-          entry.holders++
           entry.lastUsed = yield* Clock.currentTimeMillis
           return yield* entry.lock.withPermit(f(entry)).pipe(Effect.ensuring(Effect.sync(() => entry.holders--)))
         })
@@ -217,5 +222,3 @@ export class Sessions extends Context.Service<Sessions, {
     })
   )
 }
-
-const describe = (e: unknown): string => e instanceof Error || (typeof e === "object" && e !== null && "message" in e) ? String((e as Error).message) : String(e)

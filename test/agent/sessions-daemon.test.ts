@@ -131,17 +131,21 @@ describe("agents and sessions on the built daemon", () => {
     expect(relay.text).toMatch(/^work-model first=http:w2 n=3: /)
   }, 30_000)
 
-  it("a source no agent is bound to is refused with 403 unbound_source", async () => {
+  it("a source no agent is bound to is refused with 403 unbound_source, its messages and its system events", async () => {
     const refused = await daemon.post<{ error: { code: string; message: string } }>("/v1/messages", { text: "hi", source: "cli:stranger" })
     expect(refused.status).toBe(403)
     expect(refused.body.error.code).toBe("unbound_source")
     expect(refused.body.error.message).toBe("no agent is bound to cli:stranger")
+    // A system event for it would never be relayed: refused the same way.
+    const event = await daemon.post<{ error: { code: string } }>("/v1/system-events", { sessionKey: "cli:stranger", text: "done" })
+    expect(event.status).toBe(403)
+    expect(event.body.error.code).toBe("unbound_source")
   })
 })
 
 describe("a source no agent is bound to, on the bus", () => {
   // DB 13: this file's own (see test/support/redis.ts).
-  it("a bus message from an unbound source is dead-lettered with code unbound; a bound one is answered", async () => {
+  it("a bus message or system event for an unbound source is dead-lettered with code unbound; a bound one is answered", async () => {
     const bus = await connectBus(redisUrl(13))
     const dir = mkdtempSync(join(tmpdir(), "switchboard-agents-"))
     const file = join(dir, "agents.json")
@@ -149,13 +153,15 @@ describe("a source no agent is bound to, on the bus", () => {
     const daemon = await startDaemon({ env: { REDIS_URL: bus.url, SWITCHBOARD_AGENTS_FILE: file, SWITCHBOARD_REDIS_BLOCK: "500 millis" } })
     try {
       const stray = await bus.publish({ type: "message", source: "redis:other", text: "anyone?", id: "s-1" })
+      const strayEvent = await bus.publish({ type: "system-event", sessionKey: "redis:other", text: "done" })
       await bus.publish({ type: "message", source: "redis:deploys", text: "deployed", id: "d-1" })
       const reply = await bus.waitOutbound((e) => e.fields["requestId"] === "redis:deploys~d-1")
       expect(reply.fields["text"]).toBe("echo: deployed")
-      const [dead] = await bus.waitDead(1)
-      expect(dead!.fields["streamId"]).toBe(stray)
-      expect(dead!.fields["code"]).toBe("unbound")
-      expect(dead!.fields["reason"]).toBe("no agent is bound to redis:other")
+      const dead = await bus.waitDead(2)
+      expect(dead.map((d) => [d.fields["streamId"], d.fields["code"], d.fields["reason"]])).toEqual([
+        [stray, "unbound", "no agent is bound to redis:other"],
+        [strayEvent, "unbound", "no agent is bound to redis:other"]
+      ])
     } finally {
       await daemon.stop()
       await bus.close()

@@ -1,6 +1,8 @@
 // Heartbeat routes: POST /v1/system-events (enqueue an event for a session key and wake for it) and
 // POST /v1/admin/reload (re-read the heartbeat settings and replace the runner in place).
 import { Clock, Effect, Layer, Schema } from "effect"
+import { Agents } from "../../config/Agents.ts"
+import { Unbound } from "../../domain/errors.ts"
 import { Source } from "../../domain/model.ts"
 import { channelOf } from "../../domain/source.ts"
 import { describeSettings } from "../../heartbeat/settings.ts"
@@ -53,6 +55,10 @@ const PostSystemEvent = route("POST", "/v1/system-events", Effect.gen(function*(
       code: "unknown_channel",
       message: `no running channel delivers to ${body.sessionKey} (running: ${channels.join(", ")})`
     })
+  }
+  // An event for a chat no agent serves would never be relayed.
+  if ((yield* Agents).resolve(body.sessionKey) === undefined) {
+    return yield* new ApiError({ status: 403, code: "unbound_source", message: new Unbound({ source: body.sessionKey }).message })
   }
   const triage = yield* Effect.serviceOption(Triage)
   if (body.severity !== undefined && triage._tag === "Some") {

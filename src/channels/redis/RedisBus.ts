@@ -16,6 +16,7 @@ import { Router } from "../../core/Router.ts"
 import { type HealthCheck, Status } from "../../core/Status.ts"
 import { HeartbeatWake } from "../../heartbeat/HeartbeatWake.ts"
 import { SystemEvents } from "../../heartbeat/SystemEvents.ts"
+import { Agents } from "../../config/Agents.ts"
 import { openReader, openSender } from "./connection.ts"
 import { readSession } from "./consumer.ts"
 import { makeHandler } from "./handle.ts"
@@ -51,6 +52,7 @@ export class RedisBus extends Context.Service<RedisBus, {
 
       const handle = makeHandler({
         intake: yield* Intake,
+        agents: yield* Agents,
         router,
         queue: yield* CommandQueue,
         events: yield* SystemEvents,

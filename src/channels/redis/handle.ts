@@ -3,6 +3,8 @@
 // it (committed), a system event once it is enqueued, a notify once the Router delivered it or
 // holds it in its outbox, a check result once its check's state machine took it. Each entry's dedupe id
 // (the publisher's `id`, else the stream id) makes a retried publish and a redelivery count once.
+import { Agents } from "../../config/Agents.ts"
+import { Unbound } from "../../domain/errors.ts"
 import { Clock, Effect, Option, Tracer } from "effect"
 import type { Checks } from "../../checks/Checks.ts"
 import type { Triage } from "../../checks/Triage.ts"
@@ -20,6 +22,8 @@ import type { BusStats } from "./stats.ts"
 
 export interface HandlerDeps {
   readonly intake: Intake["Service"]
+  /** Which sources an agent serves: an event for a chat none serves would never be relayed. */
+  readonly agents: Agents["Service"]
   readonly router: Router["Service"]
   readonly queue: CommandQueue["Service"]
   readonly events: SystemEvents["Service"]
@@ -81,6 +85,9 @@ export const makeHandler = (deps: HandlerDeps) => {
       // An event for a chat nobody can reach would be relayed into the void (and consumed).
       const unreachable = yield* reachable(entry.sessionKey)
       if (unreachable !== undefined) return dead("system-event", "unknown_target", unreachable)
+      if (deps.agents.resolve(entry.sessionKey) === undefined) {
+        return dead("system-event", "unbound", new Unbound({ source: entry.sessionKey }).message)
+      }
       if (entry.severity !== undefined && Option.isSome(deps.triage)) {
         const at = yield* Clock.currentTimeMillis
         yield* deps.triage.value.submit(systemEventItem({ ...entry, severity: entry.severity, via: "redis:inbound", at }))
