@@ -121,7 +121,6 @@ describe("a state dir that cannot be written", () => {
     expect(lines[0]).toMatch(/is not writable: (the disk is full|a file-size limit stops writes)/)
   })
 
-  // A full disk at runtime was an ERROR line per failed write while /health said "pass".
   // A full disk at runtime was an ERROR line per failed write while /health said "pass", and the
   // message that could not be kept was acknowledged anyway.
   it("a disk that fills up at runtime makes /health warn and /status say what is not written; the sender is not told it was kept", async () => {
@@ -138,13 +137,16 @@ describe("a state dir that cannot be written", () => {
     expect((await health(d)).checks["persistence"]?.status).toBe("pass")
     const big = "y".repeat(40_000)
     const statuses: Array<number> = []
+    const accepted: Array<string> = []
     for (let n = 0; n < 12 && (await health(d)).status === "pass"; n++) {
       const posted = await d.post<{ id: string }>("/v1/messages", { text: `${n} ${big}`, source: "http:me" })
       statuses.push(posted.status)
       if (posted.status !== 202) continue
+      accepted.push(posted.body.id)
+      // Answered, or stuck in the queue because the store cannot mark it running (then /health warns).
       await eventually(async () => {
-        const r = await d.json(`/v1/messages/${encodeURIComponent(posted.body.id)}?wait=5`)
-        return r.body.status === "done" || r.body.status === "failed" || undefined
+        const r = await d.json(`/v1/messages/${encodeURIComponent(posted.body.id)}?wait=1`)
+        return r.body.status === "done" || r.body.status === "failed" || (await health(d)).status !== "pass" || undefined
       })
     }
     const warned = await health(d)
@@ -154,6 +156,13 @@ describe("a state dir that cannot be written", () => {
     // The store's log is the first file to hit the limit.
     expect(status.persistence.failing.map((f) => f.what)).toContain("store")
     expect(warned.checks["persistence"]?.detail).toContain("store")
+    // An accepted message the store could not mark running is still queued (taken again later), not lost.
+    const unanswered: Array<string> = []
+    for (const id of accepted) {
+      const r = await d.json<{ status: string }>(`/v1/messages/${encodeURIComponent(id)}`)
+      if (r.body.status === "queued") unanswered.push(id)
+    }
+    expect((await d.json<{ queue: { depth: number } }>("/status")).body.queue.depth).toBe(unanswered.length)
     // A message the store could not keep is refused, never acknowledged with 202.
     const refused = await d.post("/v1/messages", { text: `last ${big}`, source: "http:me" })
     expect(refused.status).toBeGreaterThanOrEqual(500)
