@@ -52,6 +52,8 @@ export interface FakeSlack {
   readonly event: (event: Record<string, unknown>) => Envelope
   /** A user's message as an event. */
   readonly message: (channel: string, text: string, extra?: MessageExtra) => Envelope
+  /** A person's slash command (`/stop`, …) in `channel`, as Socket Mode delivers it. */
+  readonly slash: (channel: string, command: string, user?: string) => Envelope
   /** A press of button `index` (0-based, across the message's buttons) on a posted message. */
   readonly press: (posted: WebCall, index: number, user?: string) => Envelope
   /** Send `envelope` again as Slack does when it thinks the ack was late: retry_attempt + 1. */
@@ -300,6 +302,20 @@ export const fakeSlack = Effect.acquireRelease(
           actions: [{ type: "button", action_id: button.action_id, block_id: button.block_id, value: button.value, text: { type: "plain_text", text: button.text }, action_ts: nextTs() }]
         })
       },
+      slash: (channel, command, user = "UANN") =>
+        enqueue("slash_commands", {
+          token: "legacy",
+          team_id: "T1",
+          channel_id: channel,
+          channel_name: channel.toLowerCase(),
+          user_id: user,
+          user_name: user.toLowerCase(),
+          command,
+          text: "",
+          api_app_id: "A1",
+          response_url: `http://127.0.0.1:${state.port}/response/${state.envelope + 1}`,
+          trigger_id: `trigger-${state.envelope + 1}`
+        }),
       redeliver: (envelope) => {
         envelope.retry_attempt++
         sendEnvelope(envelope)

@@ -14,6 +14,14 @@ export const Envelope = Schema.Struct({
 })
 export type Envelope = typeof Envelope.Type
 
+/** A slash command (`/stop`, `/status`, `/new`) as Socket Mode delivers it. */
+export const SlashCommand = Schema.Struct({
+  command: Schema.String,
+  channel_id: Schema.String,
+  user_id: Schema.String
+})
+export type SlashCommand = typeof SlashCommand.Type
+
 export const EventCallback = Schema.Struct({
   type: Schema.Literal("event_callback"),
   event_id: optionalString,

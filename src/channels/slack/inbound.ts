@@ -8,7 +8,7 @@ import type { Intake } from "../../core/Intake.ts"
 import type { Questions } from "../../core/Questions.ts"
 import type { Router } from "../../core/Router.ts"
 import type { Allowlist } from "./allowlist.ts"
-import { BlockActions, Envelope, EventCallback, MessageEvent, PERSON_SUBTYPES } from "./envelopes.ts"
+import { BlockActions, Envelope, EventCallback, MessageEvent, PERSON_SUBTYPES, SlashCommand } from "./envelopes.ts"
 import { incomingText } from "./incoming.ts"
 import { slackEnvelopes } from "./metrics.ts"
 import { ACTION_PREFIX, decodeValue, type QuestionButtons, section, withoutButtons } from "./questionButtons.ts"
@@ -53,6 +53,9 @@ export const makeRequesters = (capacity = 1000): Requesters => {
     get: (requestId) => (requestId === undefined ? undefined : users.get(requestId))
   }
 }
+
+/** The slash commands the app may register (README: Slack); others are ignored. */
+export const SLASH_COMMANDS: ReadonlyArray<string> = ["/new", "/stop", "/status"]
 
 const counted = (kind: string) => Metric.update(Metric.withAttributes(slackEnvelopes, { kind }), 1)
 
@@ -131,6 +134,25 @@ export const makeInbound = (options: InboundOptions) => {
         return posted === undefined ? Effect.void : closeQuestion(posted.channel, posted.ts, posted.text, `✅ ${escapeMrkdwn(text)}`)
       }
     }, { id, source, text, sender: `<@${event.user}>` })
+    if (outcome === "duplicate") stats.duplicates++
+  })
+
+  /** `/stop`, `/status`, `/new` as the app's slash commands: the same as typing them in the channel. */
+  const onSlash = Effect.fnUntraced(function*(command: SlashCommand, envelopeId: string) {
+    const source = sourceOf({ channel: command.channel_id, threadTs: undefined })
+    const id = `slack:${command.channel_id}:command:${envelopeId}`
+    yield* Effect.annotateCurrentSpan({ "switchboard.source": source, "switchboard.request_id": id })
+    if (!SLASH_COMMANDS.includes(command.command)) return yield* counted("ignored")
+    if (!allowlist.inbound(command.channel_id, command.user_id)) {
+      return yield* deny(command.channel_id, command.user_id, "slash command")
+    }
+    stats.received++
+    options.requesters.remember(id, command.user_id)
+    const outcome = yield* handOver(
+      { intake, counted, reply, closeButtons: () => Effect.void },
+      { id, source, text: command.command, sender: `<@${command.user_id}>` },
+      "command"
+    )
     if (outcome === "duplicate") stats.duplicates++
   })
 
@@ -220,6 +242,14 @@ export const makeInbound = (options: InboundOptions) => {
           return handleEvent(envelope.payload, envelope.retry_attempt ?? 0)
         case "interactive":
           return handleInteractive(envelope.payload)
+        case "slash_commands": {
+          const command = decode(SlashCommand, envelope.payload)
+          if (command === undefined) return invalid("slash command", envelope.payload)
+          return onSlash(command, envelope.envelope_id).pipe(
+            Effect.catchCause((cause) => Effect.logError("failed to handle a Slack slash command", cause)),
+            Effect.withSpan("slack.command")
+          )
+        }
         default:
           return counted("other")
       }
