@@ -2,7 +2,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { checkSignature, signatureOf } from "../../../src/channels/slack/signature.ts"
-import { daemonScoped } from "../../support/daemon.ts"
+import { daemonScoped, eventually } from "../../support/daemon.ts"
 import { fakeSlack } from "../../support/fakeSlack.ts"
 
 const SECRET = "fake-signing-secret"
@@ -51,6 +51,8 @@ describe("Slack HTTP events on the built daemon", () => {
       const event = (text: string, ts: string) =>
         JSON.stringify({ type: "event_callback", event_id: `Ev${ts}`, event: { type: "message", channel: "C111", user: "UANN", text, ts } })
 
+      // The channel (and its route) starts once the server listens: /health says when it is up.
+      yield* Effect.promise(() => eventually(async () => (await daemon.json("/health")).body.checks.channels?.status === "pass" || undefined))
       assert.deepStrictEqual(yield* post(JSON.stringify({ type: "url_verification", challenge: "abc" })), { status: 200, body: { challenge: "abc" } })
       assert.strictEqual((yield* post(event("hello", "1700000001.000100"))).status, 200)
       yield* fake.waitFor("the reply", () => fake.texts("C111").length === 1, 10_000)
