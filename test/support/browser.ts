@@ -1,6 +1,6 @@
 // Debian's Chromium driven by playwright-core (no browser download): headless, no sandbox (CI runs
 // as root), an empty profile of its own. `npm test` needs /usr/bin/chromium (.ci/run installs it).
-import { mkdtempSync, rmSync } from "node:fs"
+import { existsSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { type BrowserContext, chromium } from "playwright-core"
@@ -22,6 +22,7 @@ export interface Browser {
 }
 
 export const launchBrowser = async (viewport = { width: 1280, height: 900 }): Promise<Browser> => {
+  if (!existsSync(CHROMIUM)) throw new Error(`the browser tests need Debian's Chromium at ${CHROMIUM}: apt-get install -y chromium`)
   const profile = mkdtempSync(join(tmpdir(), "switchboard-chromium-"))
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,

@@ -6,7 +6,7 @@ import type { PendingQuestion } from "../../core/Questions.ts"
 import type { StatusDoc } from "../../core/Status.ts"
 
 /** The sections that are sent again whenever they change. */
-export const SECTIONS = ["health", "active", "queue", "outbox", "channels", "checks", "digest", "jobs", "approvals", "heartbeat", "session"] as const
+export const SECTIONS = ["health", "active", "queue", "outbox", "channels", "checks", "digest", "jobs", "approvals", "heartbeat", "session", "sessions"] as const
 export type Section = typeof SECTIONS[number]
 
 export type Sections = Readonly<Record<Section, unknown>>
@@ -61,6 +61,8 @@ export const readSections = (r: StateReaders): Effect.Effect<Sections> =>
         askedAt: new Date(q.askedAt).toISOString()
       })),
       heartbeat: status["heartbeat"] ?? null,
-      session: status["session"] ?? null
+      session: status["session"] ?? null,
+      // Agents and their sessions, where the daemon runs more than one conversation.
+      sessions: status["sessions"] ?? null
     }
   })

@@ -92,6 +92,7 @@ describe("the dashboard in a browser", () => {
     await page.waitForSelector(`#deliveries tr[data-target="http:first"]`)
     await page.waitForSelector(`#channel-telegram[data-state="up"]`, { timeout: 10_000 })
     expect(await page.locator("#health li").count()).toBeGreaterThan(0)
+    await page.waitForSelector(`#sessions li[data-session]`)
     // The cookie is the daemon's, out of the page's reach.
     expect(await page.evaluate(() => document.cookie)).toBe("")
     const cookies = await browser.context.cookies()

@@ -38,6 +38,7 @@ const refreshTimes = () => {
   }
 }
 const duration = (ms) => ms < 1000 ? `${ms} ms` : ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : ms < 3_600_000 ? `${Math.round(ms / 60_000)} min` : `${(ms / 3_600_000).toFixed(1)} h`
+const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`
 const badge = (text, cls = text) => h("span", { class: `badge ${cls}` }, text)
 const kv = (pairs) => h("dl", { class: "kv" }, pairs.filter(Boolean).map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]))
 
@@ -158,6 +159,18 @@ const renderChannels = (channels) => {
       kv(channelDetail(c)))))
 }
 
+const renderSessions = (sessions) => {
+  $("card-sessions").hidden = !Array.isArray(sessions) || sessions.length === 0
+  if ($("card-sessions").hidden) return
+  fill($("sessions"), sessions.map((s) =>
+    h("li", { "data-session": s.key },
+      badge(s.active ? "busy" : s.open ? "idle" : "closed", s.active ? "running" : s.open ? "ok" : "stopped"),
+      h("span", { class: "name" }, s.key),
+      h("span", { class: "muted" }, `${plural(s.turns ?? 0, "turn")} · ${s.queued ?? 0} queued`),
+      s.active ? h("span", { class: "detail" }, `running for ${s.active.source ?? "?"}`) : "",
+      s.lastTurn ? h("span", { class: "detail" }, `last: ${s.lastTurn.source} · ${s.lastTurn.outcome} · `, when(s.lastTurn.finishedAt)) : "")))
+}
+
 const renderOutbox = (outbox) => {
   if (!outbox) return
   fill($("outbox"),
@@ -217,7 +230,7 @@ const renderDeliveries = (deliveries) => {
 const renderAll = () => {
   const d = state.data
   renderHealth(d.health); renderActive(d.active); renderQueue(d.queue); renderChart(d.history)
-  renderChannels(d.channels); renderOutbox(d.outbox); renderChecks(d.checks, d.digest)
+  renderChannels(d.channels); renderSessions(d.sessions); renderOutbox(d.outbox); renderChecks(d.checks, d.digest)
   renderJobs(d.jobs, d.approvals); renderDeliveries(d.deliveries)
   $("version").textContent = d.session ? `model: ${d.session.provider}${d.session.model && d.session.model !== d.session.provider ? ` · ${d.session.model}` : ""}` : ""
 }
@@ -232,6 +245,7 @@ const RENDER = {
   },
   channels: () => renderChannels(state.data.channels),
   outbox: () => renderOutbox(state.data.outbox),
+  sessions: () => renderSessions(state.data.sessions),
   checks: () => renderChecks(state.data.checks, state.data.digest),
   digest: () => renderChecks(state.data.checks, state.data.digest),
   jobs: () => renderJobs(state.data.jobs, state.data.approvals),
