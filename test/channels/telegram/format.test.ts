@@ -155,10 +155,20 @@ describe("chunkHtml", () => {
   })
 })
 
+/** Telegram Bot API: `callback_data` is 1-64 bytes. */
+const TELEGRAM_CALLBACK_DATA_BYTES = 64
+
 describe("callback data", () => {
   it("names the question and option within 64 bytes", () => {
     const data = encodeAnswer("q-0123456789ab", 2)!
-    assert.isAtMost(Buffer.byteLength(data), CALLBACK_DATA_LIMIT)
+    // Telegram's own limit, not the code's constant: raising the constant past 64 must fail here.
+    assert.isAtMost(Buffer.byteLength(data), TELEGRAM_CALLBACK_DATA_BYTES)
+    assert.strictEqual(CALLBACK_DATA_LIMIT, TELEGRAM_CALLBACK_DATA_BYTES)
+    // The longest id that fits makes exactly 64 bytes; one more byte does not fit.
+    const fits = "i".repeat(TELEGRAM_CALLBACK_DATA_BYTES - "q||0".length)
+    assert.strictEqual(Buffer.byteLength(encodeAnswer(fits, 0)!), 64)
+    assert.isUndefined(encodeAnswer(fits + "i", 0))
+    assert.isUndefined(decodeAnswer(`q|${fits}i|0`))
     assert.deepStrictEqual(decodeAnswer(data), { _tag: "Question", questionId: "q-0123456789ab", index: 2 })
     assert.isUndefined(encodeAnswer("x".repeat(80), 0))
     assert.isUndefined(decodeAnswer("garbage"))
@@ -170,7 +180,7 @@ describe("callback data", () => {
     const long = "question-" + "x".repeat(80)
     const kb = buttons.keyboard({ questionId: long, source: "telegram:1", options: ["yes", "no"] })
     const data = kb.inline_keyboard[1]![0]!.callback_data
-    assert.isAtMost(Buffer.byteLength(data), CALLBACK_DATA_LIMIT)
+    assert.isAtMost(Buffer.byteLength(data), TELEGRAM_CALLBACK_DATA_BYTES)
     assert.strictEqual(buttons.resolve(decodeAnswer(data)!)?.questionId, long)
     // Only the most recent questions are kept.
     buttons.keyboard({ questionId: "a", source: "telegram:1", options: ["x"] })
