@@ -47,16 +47,27 @@ describe("agents and sessions on the built daemon", () => {
     })
     dir = mkdtempSync(join(tmpdir(), "switchboard-agents-"))
     const file = join(dir, "agents.json")
+    const homePrompt = join(dir, "home.md")
+    writeFileSync(homePrompt, "You are the family's agent.")
     writeFileSync(file, JSON.stringify({
       agents: [
-        { name: "work", scope: "per-chat", model: { model: "work-model" }, bindings: ["http:*"] },
-        { name: "home", scope: "shared", model: { model: "home-model" }, bindings: ["http:h1", "http:h2", "http:h3"] }
+        { name: "work", scope: "per-chat", model: { model: "work-model", apiKeyVar: "WORK_KEY" }, bindings: ["http:*"] },
+        {
+          name: "home",
+          scope: "shared",
+          model: { model: "home-model" },
+          systemPromptFile: homePrompt,
+          tools: ["notify", "ask"],
+          bindings: ["http:h1", "http:h2", "http:h3"]
+        }
       ]
     }))
     daemon = await startDaemon({
       env: {
         SWITCHBOARD_MODEL_PROVIDER: "openai",
         OPENAI_BASE_URL: fake.url,
+        OPENAI_API_KEY: "sk-home-0123456789",
+        WORK_KEY: "sk-work-0123456789",
         SWITCHBOARD_AGENTS_FILE: file,
         SWITCHBOARD_MAX_CONCURRENT_TURNS: "4",
         SWITCHBOARD_HEARTBEAT_COALESCE: "50 millis"
@@ -129,6 +140,40 @@ describe("agents and sessions on the built daemon", () => {
     const relay = await awaitInbox(daemon, "http:w2", (m) => m.kind === "relay", 20_000)
     // The work agent, in http:w2's own conversation (its third message there).
     expect(relay.text).toMatch(/^work-model first=http:w2 n=3: /)
+  }, 30_000)
+
+  it("each agent talks with its own key (never in the log or /status), system prompt and tools", async () => {
+    const work = fake.requests.filter((r) => r.model === "work-model")
+    const home = fake.requests.filter((r) => r.model === "home-model")
+    expect(work.length).toBeGreaterThan(0)
+    expect(home.length).toBeGreaterThan(0)
+    for (const r of work) expect(r.headers["authorization"]).toBe("Bearer sk-work-0123456789")
+    for (const r of home) expect(r.headers["authorization"]).toBe("Bearer sk-home-0123456789")
+    for (const r of home) expect(textOf(r.messages[0]!)).toBe("You are the family's agent.")
+    for (const r of work) expect(textOf(r.messages[0]!)).not.toBe("You are the family's agent.")
+    expect([...new Set(home.map((r) => [...r.tools].sort().join(",")))]).toEqual(["ask,notify"])
+    expect([...new Set(work.map((r) => [...r.tools].sort().join(",")))]).toEqual(["ask,exec,notify"])
+    const status = await (await daemon.fetch("/status")).text()
+    for (const key of ["sk-work-0123456789", "sk-home-0123456789"]) {
+      expect(status).not.toContain(key)
+      expect(daemon.lines.join("\n") + daemon.stderr.join("")).not.toContain(key)
+    }
+  })
+
+  it("/new starts a fresh conversation for the session of the chat that sent it, and only that one", async () => {
+    const posted = await daemon.post<{ id: string }>("/v1/messages", { text: "/new", source: "http:w1" })
+    expect(posted.status).toBe(202)
+    const done = await daemon.json<MessageRecord>(`/v1/messages/${encodeURIComponent(posted.body.id)}?wait=10`)
+    expect(done.body.reply).toBe("Started a new conversation.")
+    const ask = async (chat: string, text: string) => {
+      const p = await daemon.post<{ id: string }>("/v1/messages", { text, source: chat })
+      return (await eventually(async () => {
+        const r = await daemon.json<MessageRecord>(`/v1/messages/${encodeURIComponent(p.body.id)}?wait=5`)
+        return r.body.status === "done" ? r.body : undefined
+      }, 20_000)).reply
+    }
+    expect(await ask("http:w1", "again")).toBe("work-model first=http:w1 n=1: again")
+    expect(await ask("http:w3", "still")).toBe("work-model first=http:w3 n=3: still")
   }, 30_000)
 
   it("a source no agent is bound to is refused with 403 unbound_source, its messages and its system events", async () => {
