@@ -5,6 +5,7 @@ import { join } from "node:path"
 import { agentBench } from "./agent.ts"
 import { runChecks } from "./checks.ts"
 import { type Figures, runCore } from "./core.ts"
+import { runDurable } from "./durable.ts"
 import { runHeartbeat } from "./heartbeat.ts"
 import { runReal } from "./real.ts"
 import { runRedis } from "./redis.ts"
@@ -27,6 +28,7 @@ const areas: Record<string, [string, () => Promise<Figures>]> = {
   telegram: ["telegram (update → reply through the fake Bot API; render + chunk 100 KB)", runTelegram],
   checks: ["checks (1,000 http checks every 10 s for a minute: CPU per run, a person's round trip p99 vs no checks)", runChecks],
   slack: ["slack (event → reply through the fake Socket Mode server and Web API; render + chunk 100 KB)", runSlack],
+  durable: ["durable (store on disk vs in memory, 10,000-message burst, bus round trip, recovery of 1,000 queued after kill -9)", runDurable],
   redis: ["redis (bus round trip XADD → switchboard:outbound, built daemon, own redis-server)", runRedis],
   sessions: ["sessions (100 chats per-chat, a 200 ms model: messages/s with 1 vs 4 turns at once, built daemon)", runSessions],
   real: ["real (openai over SSE, OTLP export, Telegram on; 0 / 300 / 1,000 turns; echo and a bare node:http floor)", runReal]

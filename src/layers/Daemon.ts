@@ -14,7 +14,8 @@ import { GatewayConfig } from "../config/GatewayConfig.ts"
 import { HeartbeatRunner } from "../heartbeat/HeartbeatRunner.ts"
 import { HeartbeatWake } from "../heartbeat/HeartbeatWake.ts"
 import { Session } from "../core/Session.ts"
-import { Store } from "../store/Store.ts"
+import { Store, type StoreUnavailable } from "../store/Store.ts"
+import type { Persistence } from "../store/Persistence.ts"
 import { SystemEvents } from "../heartbeat/SystemEvents.ts"
 import { reloadHeartbeatSettings } from "../heartbeat/loadSettings.ts"
 import { ChecksRoutes } from "../channels/http/checksRoutes.ts"
@@ -49,7 +50,7 @@ export const graph = <S extends Session | SessionMaker, E, R>(
   )
 
 /** `env` is re-read on reload (SIGHUP, POST /v1/admin/reload), config file included. */
-const app = (env: NodeJS.ProcessEnv) => Layer.unwrap(
+const app = (env: NodeJS.ProcessEnv, store: StoreLayer) => Layer.unwrap(
   Effect.gen(function*() {
     const config = yield* GatewayConfig
     yield* Effect.logInfo("starting switchboard").pipe(
@@ -85,7 +86,7 @@ const app = (env: NodeJS.ProcessEnv) => Layer.unwrap(
     return lifecycle.pipe(
       Layer.provideMerge(edges),
       Layer.provideMerge(graph(session, runner)),
-      Layer.provideMerge(Store.layer)
+      Layer.provideMerge(store)
     )
   })
 )
@@ -93,9 +94,14 @@ const app = (env: NodeJS.ProcessEnv) => Layer.unwrap(
 /** Built first, finalized last: the final log line, once everything else has stopped. */
 const stoppedLog = Layer.effectDiscard(Effect.addFinalizer(() => Effect.logInfo("switchboard stopped")))
 
-/** The state dir (probe, lock) is ready before anything in the graph writes to it. */
-export const daemon = (env: NodeJS.ProcessEnv) =>
-  app(env).pipe(
+type StoreLayer = Layer.Layer<Store | Persistence, StoreUnavailable, GatewayConfig>
+
+/**
+ * The state dir (probe, lock) is ready before anything in the graph writes to it. `store` is the
+ * file on disk; `npm run bench -- durable` passes `Store.memory` to measure what the disk costs.
+ */
+export const daemon = (env: NodeJS.ProcessEnv, store: StoreLayer = Store.layer) =>
+  app(env, store).pipe(
     Layer.provide(stoppedLog),
     Layer.provide(StateDir.layer),
     Layer.provide(Observability),
