@@ -206,19 +206,40 @@ export const makeRequestEncoder = (model: string) => {
     return json
   }
   const head = utf8.encode(`{"model":${JSON.stringify(model)},"messages":[`)
-  // The last prompt's messages, folded and joined into one piece: the next turn's prompt starts with
-  // the same messages (plus the turn's new ones), so only those are added, and the body is built
-  // from a few large pieces instead of one per message.
-  const last: { fold: Fold | undefined } = { fold: undefined }
+  // The last prompt's messages, folded, and their bytes in one buffer that only grows: the next
+  // turn's prompt starts with the same messages (plus the turn's new ones), so only those are
+  // encoded and appended in place; the request is built from that buffer and a few small pieces.
+  // Bytes below a fold's length are never written again, so a body still being sent stays intact.
+  const last: { fold: Fold | undefined; bytes: Uint8Array; length: number } = { fold: undefined, bytes: new Uint8Array(0), length: 0 }
+  const append = (pieces: ReadonlyArray<Uint8Array>) => {
+    let needed = last.length
+    for (const piece of pieces) needed += piece.length + 1
+    if (needed > last.bytes.length) {
+      const grown = new Uint8Array(Math.max(needed, 2 * last.bytes.length, 64 * 1024))
+      grown.set(last.bytes.subarray(0, last.length))
+      last.bytes = grown
+    }
+    for (const piece of pieces) {
+      if (last.length > 0) last.bytes[last.length++] = COMMA[0]!
+      last.bytes.set(piece, last.length)
+      last.length += piece.length
+    }
+  }
   const foldOf = (messages: ReadonlyArray<Prompt.Message>): Fold => {
     const previous = last.fold
     const resumes = previous !== undefined && previous.count <= messages.length &&
       previous.source.some((m) => m.role !== "system") && // past the leading system run
       previous.source.every((m, i) => i >= previous.count || messages[i] === m)
+    if (!resumes) {
+      // A new conversation, or a compacted one: start over in a buffer of its own.
+      last.bytes = new Uint8Array(0)
+      last.length = 0
+    }
     const fold = resumes
-      ? foldRest({ ...previous, out: [...previous.out], answered: new Set(previous.answered) }, messages, encode)
+      ? foldRest({ ...previous, out: [], answered: new Set(previous.answered) }, messages, encode)
       : foldRest(startFold(messages, encode), messages, encode)
-    last.fold = { ...fold, out: fold.out.length === 0 ? [] : [joined(undefined, fold.out, undefined)] }
+    append(fold.out)
+    last.fold = { ...fold, out: last.length === 0 ? [] : [last.bytes.subarray(0, last.length)] }
     return last.fold
   }
   return (options: LanguageModel.ProviderOptions, stream: boolean): RequestBody => {
