@@ -26,8 +26,19 @@ const IDLE_MS = 5000
 /** The fake model's answer to every turn (streamed in 8-character chunks). */
 const REPLY = "Noted. I will keep that in mind for later."
 const CHAT_ID = 111
+/**
+ * The daemon as the systemd unit runs it: its NODE_OPTIONS (V8's heap cap and young generation),
+ * read from docs/deploy/systemd/switchboard.service so the two cannot drift apart.
+ */
+const UNIT_NODE_OPTIONS = /^Environment="?NODE_OPTIONS=([^"\n]*)"?$/m.exec(
+  readFileSync(join(import.meta.dirname, "..", "docs", "deploy", "systemd", "switchboard.service"), "utf8")
+)?.[1] ?? ""
 /** The burst long-polls 300 answers at once: above the default cap of 256 waiters. */
-const LIMITS = { SWITCHBOARD_HTTP_MAX_WAITERS: "1024", SWITCHBOARD_HTTP_MAX_CONNECTIONS: "2048" }
+const LIMITS = {
+  SWITCHBOARD_HTTP_MAX_WAITERS: "1024",
+  SWITCHBOARD_HTTP_MAX_CONNECTIONS: "2048",
+  NODE_OPTIONS: UNIT_NODE_OPTIONS
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const median = (xs: ReadonlyArray<number>) => percentile([...xs].sort((a, b) => a - b), 50)
