@@ -1,12 +1,23 @@
 // Traces as a person sees them in a backend: the spans of one request, a caller's traceparent, the
 // standard OTEL_* variables (headers, resource attributes, sampler), against the built daemon.
 import { describe, expect, it } from "vitest"
-import { runDaemonToExit, startDaemon } from "../support/daemon.ts"
+import { type Daemon, runDaemonToExit, startDaemon } from "../support/daemon.ts"
 import { startFakeChatCompletions } from "../support/fakeChatCompletions.ts"
 import { startFakeOtlp } from "../support/fakeOtlp.ts"
 
 const CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 const CALLER_SPAN = "00f067aa0ba902b7"
+
+/** A message posted as part of the caller's trace (W3C traceparent, sampled), answered. */
+const askTraced = async (daemon: Daemon, body: Record<string, string>) => {
+  const res = await daemon.fetch("/v1/messages", {
+    method: "POST",
+    body: JSON.stringify(body),
+    headers: { "content-type": "application/json", traceparent: `00-${CALLER_TRACE}-${CALLER_SPAN}-01` }
+  })
+  const { id } = (await res.json()) as { id: string }
+  await daemon.json(`/v1/messages/${id}?wait=10`)
+}
 
 describe("tracing with the OTEL_* environment", () => {
   it("a turn on the real model is inbound, queue.wait, dispatch, session.turn, one span per model call and router.deliver — under the caller's traceparent", async () => {
@@ -24,13 +35,7 @@ describe("tracing with the OTEL_* environment", () => {
       }
     })
     try {
-      const res = await daemon.fetch("/v1/messages", {
-        method: "POST",
-        body: JSON.stringify({ text: "trace me", id: "t1", source: "http:tracer" }),
-        headers: { "content-type": "application/json", traceparent: `00-${CALLER_TRACE}-${CALLER_SPAN}-01` }
-      })
-      const { id } = (await res.json()) as { id: string }
-      await daemon.json(`/v1/messages/${id}?wait=10`)
+      await askTraced(daemon, { text: "trace me", id: "t1", source: "http:tracer" })
     } finally {
       expect(await daemon.stop()).toBe(0)
       await collector.close()
@@ -62,13 +67,7 @@ describe("tracing with the OTEL_* environment", () => {
     try {
       const plain = await daemon.post("/v1/messages", { text: "not traced", source: "http:tracer" })
       await daemon.json(`/v1/messages/${plain.body.id}?wait=10`)
-      const res = await daemon.fetch("/v1/messages", {
-        method: "POST",
-        body: JSON.stringify({ text: "traced", source: "http:tracer" }),
-        headers: { "content-type": "application/json", traceparent: `00-${CALLER_TRACE}-${CALLER_SPAN}-01` }
-      })
-      const { id } = (await res.json()) as { id: string }
-      await daemon.json(`/v1/messages/${id}?wait=10`)
+      await askTraced(daemon, { text: "traced", source: "http:tracer" })
     } finally {
       expect(await daemon.stop()).toBe(0)
       await collector.close()
