@@ -1,7 +1,13 @@
 // Per-session-key queues of system events (exec completions, bus events) waiting to be relayed
 // to their own session. The key is where the event belongs and where its relay is delivered.
+// Durable: each event is committed to the Store when it is enqueued (before its sender is told)
+// and deleted when its relay consumed it (or it was dropped); the maps here are a cache. A start
+// loads what is left, and `relayKept` wakes the heartbeat for each session key that has some.
 import { Clock, Context, Effect, Layer, Metric, Schema } from "effect"
 import { memoryDropped } from "../domain/metrics.ts"
+import { Store } from "../store/Store.ts"
+import { insertEvent, loadEvents, removeEventRow, removeEvents, removeEventsOf } from "../store/tables/systemEvents.ts"
+import { HeartbeatWake } from "./HeartbeatWake.ts"
 import { isSource } from "../domain/source.ts"
 import { byteSize } from "../domain/truncate.ts"
 import { systemEventsDropped, systemEventsEnqueued, systemEventsSkipped } from "./metrics.ts"
@@ -56,13 +62,15 @@ export class SystemEvents extends Context.Service<SystemEvents, {
   readonly drain: (sessionKey: string) => Effect.Effect<ReadonlyArray<SystemEvent>>
   readonly stats: Effect.Effect<SystemEventsStats>
 }>()("switchboard/SystemEvents") {
+  /** Needs the Store: what the last run left pending is loaded first. */
   static readonly make = (options: {
     readonly perKey: number
     readonly maxKeys?: number | undefined
     /** Bytes of pending texts of all keys together: beyond it the oldest event (of any key) is dropped. */
     readonly maxBytes?: number | undefined
   }) =>
-    Effect.sync(() => {
+    Effect.gen(function*() {
+      const store = yield* Store
       const queues = new Map<string, Array<SystemEvent>>()
       const maxBytes = options.maxBytes ?? Infinity
       const held = { bytes: 0 }
@@ -84,6 +92,27 @@ export class SystemEvents extends Context.Service<SystemEvents, {
       }
       const droppedByKey = new Map<string, number>()
       const counters = { seq: 0, dropped: 0, enqueued: 0, skipped: 0 }
+
+      const kept = yield* store.read("load system events", loadEvents)
+      for (const bad of kept.rejected) {
+        yield* store.transaction("drop a system event", (db) => removeEventRow(db, bad.seq))
+        yield* Effect.logError("a stored system event does not decode; dropped").pipe(
+          Effect.annotateLogs({ seq: bad.seq, reason: bad.reason })
+        )
+      }
+      for (const event of kept.events) {
+        const queue = queues.get(event.sessionKey) ?? []
+        queue.push(event)
+        queues.set(event.sessionKey, queue)
+        held.bytes += sizeOf(event)
+        // Ids go on from the highest kept one, so a new event never takes a kept event's id.
+        counters.seq = Math.max(counters.seq, seqOf(event) || 0)
+      }
+      if (kept.events.length > 0) {
+        yield* Effect.logInfo(`${kept.events.length} system event(s) kept from the last run wait for their relay`).pipe(
+          Effect.annotateLogs({ sessionKeys: [...queues.keys()].join(",") })
+        )
+      }
 
       const skip = (why: string, sessionKey: string) =>
         Effect.sync(() => counters.skipped++).pipe(
@@ -124,8 +153,10 @@ export class SystemEvents extends Context.Service<SystemEvents, {
           counters.enqueued++
           yield* Metric.update(systemEventsEnqueued, 1)
           held.bytes += sizeOf(event)
+          const gone: Array<string> = []
           if (queue.length > options.perKey) {
             const dropped = queue.splice(0, queue.length - options.perKey)
+            gone.push(...dropped.map((d) => d.id))
             for (const d of dropped) held.bytes -= sizeOf(d)
             counters.dropped += dropped.length
             droppedByKey.set(sessionKey, (droppedByKey.get(sessionKey) ?? 0) + dropped.length)
@@ -139,6 +170,7 @@ export class SystemEvents extends Context.Service<SystemEvents, {
             const d = dropOldest(event)
             if (d === undefined) break
             overBudget.push(d)
+            gone.push(d.id)
             counters.dropped++
             droppedByKey.set(d.sessionKey, (droppedByKey.get(d.sessionKey) ?? 0) + 1)
           }
@@ -149,29 +181,41 @@ export class SystemEvents extends Context.Service<SystemEvents, {
               Effect.annotateLogs({ dropped: overBudget.length, maxBytes })
             )
           }
+          // Committed before the sender is told; what was dropped for it leaves in the same transaction.
+          yield* store.transaction("enqueue a system event", (db) => {
+            insertEvent(db, event)
+            removeEvents(db, gone)
+          })
           return event
         })
 
       const peek = (sessionKey: string) => Effect.sync(() => [...(queues.get(sessionKey) ?? [])])
 
       const consume = (sessionKey: string, inspected: ReadonlyArray<string>) =>
-        Effect.sync(() => {
+        Effect.suspend(() => {
           const queue = queues.get(sessionKey)
-          if (queue === undefined) return
+          if (queue === undefined) return Effect.void
           const ids = new Set(inspected)
-          const rest = queue.filter((e) => !ids.has(e.id))
-          for (const e of queue) if (ids.has(e.id)) held.bytes -= sizeOf(e)
-          if (rest.length === 0) queues.delete(sessionKey)
-          else queues.set(sessionKey, rest)
+          const gone = queue.filter((e) => ids.has(e.id)).map((e) => e.id)
+          return store.transaction("consume system events", (db) => removeEvents(db, gone)).pipe(
+            Effect.andThen(Effect.sync(() => {
+              const rest = queue.filter((e) => !ids.has(e.id))
+              for (const e of queue) if (ids.has(e.id)) held.bytes -= sizeOf(e)
+              if (rest.length === 0) queues.delete(sessionKey)
+              else queues.set(sessionKey, rest)
+            }))
+          )
         })
 
       const drain = (sessionKey: string) =>
-        Effect.sync(() => {
-          const queue = queues.get(sessionKey) ?? []
-          queues.delete(sessionKey)
-          for (const e of queue) held.bytes -= sizeOf(e)
-          return queue
-        })
+        store.transaction("drain system events", (db) => removeEventsOf(db, sessionKey)).pipe(
+          Effect.andThen(Effect.sync(() => {
+            const queue = queues.get(sessionKey) ?? []
+            queues.delete(sessionKey)
+            for (const e of queue) held.bytes -= sizeOf(e)
+            return queue
+          }))
+        )
 
       const stats = Effect.sync((): SystemEventsStats => ({
         pending: Object.fromEntries([...queues].map(([k, q]) => [k, q.length])),
@@ -189,5 +233,16 @@ export class SystemEvents extends Context.Service<SystemEvents, {
   static readonly layer = Layer.effect(
     SystemEvents,
     GatewayConfig.use((c) => SystemEvents.make({ perKey: c.heartbeat.eventsPerKey, maxBytes: c.memory.systemEventsBytes }))
+  )
+
+  /** At start: wake the heartbeat for every session key with events kept from the last run, so they are relayed. */
+  static readonly relayKept = Layer.effectDiscard(
+    Effect.gen(function*() {
+      const events = yield* SystemEvents
+      const wake = yield* HeartbeatWake
+      for (const sessionKey of Object.keys((yield* events.stats).pending)) {
+        yield* wake.request({ reason: "exec-event", sessionKey })
+      }
+    })
   )
 }

@@ -42,7 +42,7 @@ export const graph = <S extends Session | SessionMaker, E, R>(
   session: Layer.Layer<S, E, R>,
   runner: typeof HeartbeatRunner.layer = HeartbeatRunner.layer
 ) =>
-  Layer.mergeAll(runner, ExecJobs.status, Events.layer, DashboardSessions.layer).pipe(
+  Layer.mergeAll(runner, ExecJobs.status, Events.layer, DashboardSessions.layer, SystemEvents.relayKept).pipe(
     Layer.provideMerge(checksLayer()),
     Layer.provideMerge(core(session)),
     Layer.provideMerge(agentServices.pipe(Layer.provide(Foundation))),

@@ -5,6 +5,8 @@ import { dedupeDdl } from "./tables/dedupe.ts"
 import { digestDdl } from "./tables/digest.ts"
 import { outboxDdl } from "./tables/outbox.ts"
 import { queueDdl } from "./tables/queue.ts"
+import { systemEventsDdl } from "./tables/systemEvents.ts"
+import { telegramDdl } from "./tables/telegram.ts"
 
 export interface Migration {
   readonly version: number
@@ -15,10 +17,11 @@ export interface Migration {
 export const MIGRATIONS: ReadonlyArray<Migration> = [
   { version: 1, what: "queue and dedupe ids", sql: queueDdl + dedupeDdl },
   { version: 2, what: "outbox", sql: outboxDdl },
-  { version: 3, what: "digest items", sql: digestDdl }
+  { version: 3, what: "digest items", sql: digestDdl },
+  { version: 4, what: "system events and the Telegram offset", sql: systemEventsDdl + telegramDdl }
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version
 
 /** The table names of the current schema, for the row counts of /status. */
-export const TABLES = ["queue", "dedupe", "outbox", "digest"] as const
+export const TABLES = ["queue", "dedupe", "outbox", "digest", "system_events", "telegram_seen"] as const

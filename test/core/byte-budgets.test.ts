@@ -8,6 +8,7 @@ import { RequestLog } from "../../src/core/RequestLog.ts"
 import { memoryDropped } from "../../src/domain/metrics.ts"
 import { byteSize, truncateStored } from "../../src/domain/truncate.ts"
 import { SystemEvents } from "../../src/heartbeat/SystemEvents.ts"
+import { Store } from "../../src/store/Store.ts"
 
 const dropped = (store: string) =>
   Effect.map(Metric.value(Metric.withAttributes(memoryDropped, { store })), (v) => v.count)
@@ -87,7 +88,8 @@ describe("byte budgets", () => {
   it.effect("pending system events of all keys drop the oldest (of any key) beyond their bytes, counted per key", () =>
     Effect.gen(function*() {
       const before = yield* dropped("system_events")
-      const se = yield* SystemEvents.make({ perKey: 20, maxBytes: 1000 })
+      const store = yield* Store.make({ path: ":memory:", durability: "process" })
+      const se = yield* SystemEvents.make({ perKey: 20, maxBytes: 1000 }).pipe(Effect.provideService(Store, store))
       yield* se.enqueue("http:a", "a1 ".repeat(100))
       yield* se.enqueue("http:b", "b1 ".repeat(100))
       yield* se.enqueue("http:a", "a2 ".repeat(100))

@@ -7,8 +7,9 @@ import { systemEventsDropped } from "../../src/heartbeat/metrics.ts"
 import { formatRelayPrompt } from "../../src/heartbeat/relayPrompt.ts"
 import { GatewayConfig } from "../../src/config/GatewayConfig.ts"
 import { type SystemEvent, SystemEvents } from "../../src/heartbeat/SystemEvents.ts"
+import { Store } from "../../src/store/Store.ts"
 
-const events = SystemEvents.layer.pipe(Layer.provide(GatewayConfig.test()))
+const events = SystemEvents.layer.pipe(Layer.provide(Layer.merge(GatewayConfig.test(), Store.memory)))
 
 describe("SystemEvents", () => {
   it.effect("keeps one queue per session key, in order, with time and trust", () =>
@@ -51,7 +52,8 @@ describe("SystemEvents", () => {
 
   it.effect("events for too many different chats: a new chat is refused clearly, known chats still queue", () =>
     Effect.gen(function*() {
-      const se = yield* SystemEvents.make({ perKey: 20, maxKeys: 2 })
+      const store = yield* Store.make({ path: ":memory:", durability: "process" })
+      const se = yield* SystemEvents.make({ perKey: 20, maxKeys: 2 }).pipe(Effect.provideService(Store, store))
       yield* se.enqueue("http:a", "one")
       yield* se.enqueue("http:b", "two")
       const refused = yield* se.enqueue("http:c", "three").pipe(Effect.flip)
@@ -85,7 +87,7 @@ describe("SystemEvents", () => {
     }).pipe(
       Effect.provide(
         SystemEvents.layer.pipe(
-          Layer.provide(GatewayConfig.test((s) => ({ ...s, heartbeat: { ...s.heartbeat, eventsPerKey: 2 } })))
+          Layer.provide(Layer.merge(GatewayConfig.test((s) => ({ ...s, heartbeat: { ...s.heartbeat, eventsPerKey: 2 } })), Store.memory))
         )
       )
     ))
