@@ -27,6 +27,7 @@ import type { HeartbeatWake } from "../heartbeat/HeartbeatWake.ts"
 import type { SystemEvents } from "../heartbeat/SystemEvents.ts"
 import type { ChannelRoutes } from "./http/ChannelRoutes.ts"
 import type { Inbox } from "./http/Inbox.ts"
+import type { Store } from "../store/Store.ts"
 
 export type { ChannelLifeHandle, ChannelReport, ChannelState, ChannelTraits } from "../core/Channels.ts"
 
@@ -39,6 +40,8 @@ export type ChannelServices =
   | CommandQueue
   | SystemEvents
   | HeartbeatWake
+  // What a channel must find again after a crash (Telegram's offset): its own table in the store.
+  | Store
   | Router
   | Questions
   | Dispatcher

@@ -11,6 +11,8 @@ import { Intake } from "../../core/Intake.ts"
 import { Questions } from "../../core/Questions.ts"
 import { Router } from "../../core/Router.ts"
 import { type HealthCheck, Status } from "../../core/Status.ts"
+import { Store } from "../../store/Store.ts"
+import { telegramKept } from "./durable.ts"
 import { makeInbound } from "./inbound.ts"
 import { makePolling, type PollState } from "./polling.ts"
 import { makeQuestionButtons } from "./questionButtons.ts"
@@ -52,6 +54,7 @@ export class TelegramChannel extends Context.Service<TelegramChannel, {
       const status = yield* Status
       const questions = yield* Questions
       const life = yield* ChannelLife
+      const store = yield* Store
 
       const webhookUrl = Option.getOrUndefined(config.webhookUrl)
       const webhookSecret = Option.getOrUndefined(config.webhookSecret)
@@ -76,7 +79,11 @@ export class TelegramChannel extends Context.Service<TelegramChannel, {
       yield* router.register({ channel: "telegram", send: sender.send })
 
       const background = yield* FiberSet.make<unknown, unknown>()
+      // The bot id (the token's part before ":", not secret) keys what is kept: a new bot starts afresh.
+      const botId = Option.match(config.botToken, { onNone: () => "bot", onSome: (t) => Redacted.value(t).split(":")[0]! })
+      const kept = yield* telegramKept(store, botId, 2000)
       const inbound = makeInbound({
+        kept,
         api,
         intake,
         router,
@@ -113,8 +120,9 @@ export class TelegramChannel extends Context.Service<TelegramChannel, {
         )
       })
 
-      const state: PollState = { offset: undefined, confirmed: undefined }
+      const state: PollState = { offset: kept.offset, confirmed: undefined }
       const polling = makePolling({
+        saveOffset: kept.saveOffset,
         api,
         stats,
         state,

@@ -2,13 +2,15 @@
 // itself and queues /new); other kinds get a clear reply; button presses answer questions. Chats
 // outside TELEGRAM_ALLOWED_CHAT_IDS are ignored, logged and counted. Replies of our own are
 // forked, so an update is done as soon as Intake has it.
-import { Effect, Exit, FiberSet, Metric, Schema } from "effect"
+import { Cause, Effect, Exit, FiberSet, Metric, Schema } from "effect"
+import { StoreFailed } from "../../store/Store.ts"
 import type { Router } from "../../core/Router.ts"
 import type { Intake } from "../../core/Intake.ts"
 import type { Questions } from "../../core/Questions.ts"
 import { decodeAnswer } from "./callbackData.ts"
 import { telegramDenied, telegramUpdates } from "./metrics.ts"
 import type { QuestionButtons } from "./questionButtons.ts"
+import type { TelegramKept } from "./durable.ts"
 import type { TelegramStats } from "./stats.ts"
 import { type ChatAddress, sourceOf } from "./target.ts"
 import type { TelegramApi } from "./TelegramApi.ts"
@@ -28,6 +30,8 @@ export interface InboundOptions {
   readonly background: FiberSet.FiberSet<unknown, unknown>
   /** How many recent update ids are remembered to drop a re-delivered update. */
   readonly rememberUpdates?: number
+  /** The update ids kept in the store (also across a restart); without it they are in memory only. */
+  readonly kept?: Pick<TelegramKept, "seen" | "see"> | undefined
 }
 
 const counted = (kind: string) => Metric.update(Metric.withAttributes(telegramUpdates, { kind }), 1)
@@ -57,6 +61,7 @@ export const makeInbound = (options: InboundOptions) => {
   const allowed = new Set(options.allowedChatIds)
   const remember = options.rememberUpdates ?? 2000
   const seen = makeRecent<number, true>(remember)
+  for (const id of options.kept?.seen ?? []) seen.set(id, true)
 
   const isNew = (updateId: number) => {
     if (seen.has(updateId)) return false
@@ -193,13 +198,25 @@ export const makeInbound = (options: InboundOptions) => {
       // Seen only once handled: a webhook request cut off mid-way (Telegram re-sends the update)
       // must not make the re-sent copy a "duplicate" of something Intake never got.
       const unsee = Effect.sync(() => seen.delete(update.update_id))
+      // Stored once handled (after Intake committed it): a crash in between leaves the id unstored,
+      // and the redelivered copy is then recognised by Intake's dedupe instead.
+      const kept = options.kept === undefined ? Effect.void : options.kept.see(update.update_id)
       if (update.message !== undefined) {
-        return yield* onMessage(update.update_id, update.message).pipe(Effect.onInterrupt(() => unsee))
+        return yield* onMessage(update.update_id, update.message).pipe(Effect.onInterrupt(() => unsee), Effect.andThen(kept))
       }
-      if (update.callback_query !== undefined) return yield* onCallback(update.callback_query).pipe(Effect.onInterrupt(() => unsee))
+      if (update.callback_query !== undefined) {
+        return yield* onCallback(update.callback_query).pipe(Effect.onInterrupt(() => unsee), Effect.andThen(kept))
+      }
       yield* counted("other")
+      yield* kept
     }).pipe(
-      Effect.catchCause((cause) => Effect.logError("failed to handle a Telegram update", cause)),
+      Effect.catchCause((cause) => {
+        // The store could not keep it: the update must not count as handed over (its offset stays
+        // unconfirmed, Telegram sends it again once the receive loop is restarted).
+        const defect = Cause.findDefect(cause)
+        if (defect._tag === "Success" && defect.success instanceof StoreFailed) return Effect.failCause(cause)
+        return Effect.logError("failed to handle a Telegram update", cause)
+      }),
       Effect.withSpan("telegram.update")
     )
 

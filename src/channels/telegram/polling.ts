@@ -25,6 +25,8 @@ export interface PollingOptions {
   readonly state: PollState
   readonly pollTimeout: Duration.Duration
   readonly allowedUpdates: ReadonlyArray<string>
+  /** Keep the offset handed over up to (the store), so the next start asks from it. */
+  readonly saveOffset?: ((offset: number) => Effect.Effect<void>) | undefined
 }
 
 const Updates = Schema.Array(Schema.Unknown)
@@ -114,10 +116,12 @@ export const makePolling = (options: PollingOptions) => {
     ).pipe(
       // Also when interrupted (a stop mid-batch): everything below the first update not yet handed
       // over is acknowledged, so a restart does not answer those again.
-      Effect.ensuring(Effect.sync(() => {
+      Effect.ensuring(Effect.suspend(() => {
         const open = ids.find((id) => !handed.has(id))
         const next = open ?? (ids.length > 0 ? ids[ids.length - 1]! + 1 : undefined)
-        if (next !== undefined) state.offset = Math.max(state.offset ?? 0, next)
+        if (next === undefined || next <= (state.offset ?? 0)) return Effect.void
+        state.offset = next
+        return options.saveOffset === undefined ? Effect.void : options.saveOffset(next)
       }))
     )
   })

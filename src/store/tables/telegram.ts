@@ -44,3 +44,11 @@ export const trimSeen = (db: Db, bot: string, keep: number) =>
     bot,
     keep
   )
+
+/** The newest `n` ids handed over, oldest first. */
+export const recentSeen = (db: Db, bot: string, n: number): ReadonlyArray<number> =>
+  db.all<{ update_id: number }>(
+    "SELECT update_id FROM (SELECT update_id FROM telegram_seen WHERE bot = ? ORDER BY update_id DESC LIMIT ?) ORDER BY update_id",
+    bot,
+    n
+  ).map((r) => Number(r.update_id))
