@@ -49,6 +49,12 @@ export interface QueueOptions {
 /** A busy hour of ids is well below this; it bounds the dedupe table (~10 MB) under a flood. */
 export const DEFAULT_DEDUPE_MAX = 100_000
 
+/**
+ * For the writes after acceptance (running, put back, done): a failure is logged and recorded by the
+ * Store, and must not stop the queue. The worst it leaves is a request answered again after a restart.
+ */
+const bestEffort = (write: Effect.Effect<void>) => Effect.catchDefect(write, () => Effect.void)
+
 /** Expired dedupe ids are deleted every this many new ids. */
 const PRUNE_EVERY = 256
 
@@ -212,6 +218,7 @@ export class CommandQueue extends Context.Service<CommandQueue, {
         lanes[next.p].splice(next.at, 1)
         if (depth() === 0) nonEmpty.closeUnsafe()
         yield* Metric.update(queueDepth, depth())
+        yield* bestEffort(store.transaction("mark a request running", (db) => setQueueState(db, next.item.request.id, "running")))
         return next.item
       })
 
@@ -235,7 +242,7 @@ export class CommandQueue extends Context.Service<CommandQueue, {
           // Lanes are ordered by seq; an item taken from the head goes back in front of later ones.
           const at = lane.findIndex((other) => other.seq > item.seq)
           lane.splice(at < 0 ? lane.length : at, 0, item)
-          yield* store.transaction("put a request back", (db) => setQueueState(db, item.request.id, "queued"))
+          yield* bestEffort(store.transaction("put a request back", (db) => setQueueState(db, item.request.id, "queued")))
           yield* Metric.update(queueDepth, depth())
           nonEmpty.openUnsafe()
           signalChange()
@@ -277,7 +284,7 @@ export class CommandQueue extends Context.Service<CommandQueue, {
       })
 
       const complete = (item: QueuedItem) =>
-        store.transaction("remove a finished request", (db) => removeQueued(db, item.request.id))
+        bestEffort(store.transaction("remove a finished request", (db) => removeQueued(db, item.request.id)))
 
       return CommandQueue.of({
         offer,
