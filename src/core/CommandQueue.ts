@@ -214,7 +214,6 @@ export class CommandQueue extends Context.Service<CommandQueue, {
         if (next === undefined) return undefined
         // Marked in the store before it leaves the lane: if the write fails (a full disk), the item
         // is still queued here and the supervised dispatcher takes it again after its backoff.
-        yield* store.transaction("mark a request running", (db) => setQueueState(db, next.item.request.id, "running"))
         lanes[next.p].splice(next.at, 1)
         if (depth() === 0) nonEmpty.closeUnsafe()
         yield* Metric.update(queueDepth, depth())
