@@ -50,8 +50,8 @@ export interface QueueOptions {
 export const DEFAULT_DEDUPE_MAX = 100_000
 
 /**
- * For the writes after acceptance (running, put back, done): a failure is logged and recorded by the
- * Store, and must not stop the queue. The worst it leaves is a request answered again after a restart.
+ * For the writes after a turn (put back, done): a failure is logged and recorded by the Store, and must
+ * not stop the queue. The worst it leaves is a request answered again after a restart.
  */
 const bestEffort = (write: Effect.Effect<void>) => Effect.catchDefect(write, () => Effect.void)
 
@@ -214,10 +214,10 @@ export class CommandQueue extends Context.Service<CommandQueue, {
         if (next === undefined) return undefined
         // Marked in the store before it leaves the lane: if the write fails (a full disk), the item
         // is still queued here and the supervised dispatcher takes it again after its backoff.
+        yield* store.transaction("mark a request running", (db) => setQueueState(db, next.item.request.id, "running"))
         lanes[next.p].splice(next.at, 1)
         if (depth() === 0) nonEmpty.closeUnsafe()
         yield* Metric.update(queueDepth, depth())
-        yield* bestEffort(store.transaction("mark a request running", (db) => setQueueState(db, next.item.request.id, "running")))
         return next.item
       })
 
