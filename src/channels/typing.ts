@@ -1,8 +1,10 @@
 // A typing indicator that follows the turn lifecycle (TurnEvents): when a turn for one of this
 // channel's sources starts, show "typing" there at once and renew it every `renew`; stop when that
-// turn finishes (or any other turn starts: turns are serial, so a lost "finished" cannot leave a
-// chat typing forever). Used by the channels whose chats have one (Telegram, Discord).
-import { Duration, Effect, FiberHandle, Schedule } from "effect"
+// turn finishes. Turns of several sessions may run at once, so each turn has its own indicator;
+// none outlives the turn timeout (a "finished" event a slow subscriber lost cannot leave a chat
+// typing forever). Used by the channels whose chats have one (Telegram, Discord).
+import { Duration, Effect, FiberMap, Schedule } from "effect"
+import { GatewayConfig } from "../config/GatewayConfig.ts"
 import { Dispatcher } from "../core/Dispatcher.ts"
 import { onTurnEvents } from "../core/TurnEvents.ts"
 import { channelOf } from "../domain/source.ts"
@@ -19,27 +21,29 @@ export interface TypingOptions {
 /** Runs for as long as the caller's scope lives. */
 export const typingDuringTurns = (options: TypingOptions) =>
   Effect.gen(function*() {
-    const handle = yield* FiberHandle.make<void, never>()
-    const current: { requestId: string | undefined } = { requestId: undefined }
+    const longest = (yield* GatewayConfig).turn.timeout
+    const typing = yield* FiberMap.make<string, void, never>()
     const show = (requestId: string, source: string) =>
-      Effect.suspend(() => {
-        current.requestId = requestId
-        return FiberHandle.run(handle, options.send(source).pipe(Effect.repeat(Schedule.spaced(options.renew)), Effect.asVoid))
-      })
-    const stop = Effect.suspend(() => {
-      current.requestId = undefined
-      return FiberHandle.clear(handle)
-    })
+      FiberMap.run(
+        typing,
+        requestId,
+        options.send(source).pipe(
+          Effect.repeat(Schedule.spaced(options.renew)),
+          Effect.timeoutOption(longest),
+          Effect.asVoid
+        ),
+        { onlyIfMissing: true }
+      )
     const ours = (source: string) => channelOf(source) === options.channel
 
     yield* onTurnEvents((event) =>
-      event._tag === "TurnStarted"
-        ? ours(event.source) ? Effect.asVoid(show(event.requestId, event.source)) : stop
-        : event.requestId === current.requestId ? stop : Effect.void
+      !ours(event.source)
+        ? Effect.void
+        : event._tag === "TurnStarted"
+        ? Effect.asVoid(show(event.requestId, event.source))
+        : FiberMap.remove(typing, event.requestId)
     )
     // A turn that was already running when the channel started (its "started" came before us).
     const active = yield* (yield* Dispatcher).active
-    if (active !== undefined && ours(active.source) && current.requestId === undefined) {
-      yield* show(active.id, active.source)
-    }
+    if (active !== undefined && ours(active.source)) yield* show(active.id, active.source)
   })
