@@ -157,14 +157,17 @@ export class Sessions extends Context.Service<Sessions, {
         entry.holders--
       }
 
+      // Opened and released as one resource: an interruption anywhere still lowers the holder count.
       const withSession = <A, E, R>(ref: SessionRef, f: (open: OpenSession) => Effect.Effect<A, E, R>) =>
-        Effect.gen(function*() {
-          const entry = yield* openSession(ref).pipe(
-            Effect.mapError((e) => new SessionUnavailable({ key: ref.key, reason: e.message }))
-          )
-          entry.lastUsed = yield* Clock.currentTimeMillis
-          return yield* entry.lock.withPermit(f(entry)).pipe(Effect.ensuring(Effect.sync(() => entry.holders--)))
-        })
+        Effect.acquireUseRelease(
+          openSession(ref).pipe(Effect.mapError((e) => new SessionUnavailable({ key: ref.key, reason: e.message }))),
+          (entry) =>
+            Effect.flatMap(Clock.currentTimeMillis, (now) => {
+              entry.lastUsed = now
+              return entry.lock.withPermit(f(entry))
+            }),
+          (entry) => Effect.sync(() => entry.holders--)
+        )
 
       const turnStarted = (key: string, turn: SessionTurn) =>
         Effect.sync(() => {
