@@ -10,7 +10,10 @@ export interface PartialToolCall {
 
 export interface Accumulated {
   text: string
+  /** Dense, in the order the calls opened, whatever indexes the provider used. */
   readonly toolCalls: Array<PartialToolCall>
+  /** The provider's index → its call (an index may be any number: 3 before 0, or 10^9). */
+  readonly byIndex: Map<number, PartialToolCall>
   finishReason: string | null
   usage: Usage | null
   /** Whether any content (text, tool call, finish) has arrived: the "first token". */
@@ -22,6 +25,7 @@ export interface Accumulated {
 export const emptyAccumulated = (): Accumulated => ({
   text: "",
   toolCalls: [],
+  byIndex: new Map(),
   finishReason: null,
   usage: null,
   started: false,
@@ -43,8 +47,7 @@ export const applyChunk = (acc: Accumulated, chunk: ChatCompletionChunk): string
   if (choice.delta?.reasoning_content || choice.delta?.reasoning) acc.thinking = true
   for (const call of choice.delta?.tool_calls ?? []) {
     acc.started = true
-    const index = call.index ?? indexWithout(acc, call)
-    const slot = acc.toolCalls[index] ?? (acc.toolCalls[index] = { id: "", name: "", arguments: "" })
+    const slot = slotOf(acc, call)
     if (call.id) slot.id = call.id
     if (call.function?.name) slot.name += call.function.name
     if (call.function?.arguments) slot.arguments += call.function.arguments
@@ -54,6 +57,25 @@ export const applyChunk = (acc: Accumulated, chunk: ChatCompletionChunk): string
     acc.started = true
   }
   return delta
+}
+
+const open = (acc: Accumulated): PartialToolCall => {
+  const slot = { id: "", name: "", arguments: "" }
+  acc.toolCalls.push(slot)
+  return slot
+}
+
+/** The call a delta continues, or a new one. Never a hole in `toolCalls` (a sparse index once left one). */
+const slotOf = (
+  acc: Accumulated,
+  call: { readonly index?: number | null | undefined; readonly id?: string | null | undefined; readonly function?: { readonly name?: string | null | undefined } | undefined }
+): PartialToolCall => {
+  if (call.index === undefined || call.index === null) return acc.toolCalls[indexWithout(acc, call)] ?? open(acc)
+  const known = acc.byIndex.get(call.index)
+  if (known !== undefined) return known
+  const slot = open(acc)
+  acc.byIndex.set(call.index, slot)
+  return slot
 }
 
 /**
