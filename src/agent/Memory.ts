@@ -234,7 +234,7 @@ export class Memory extends Context.Service<Memory, {
     Memory,
     Effect.gen(function*() {
       const config = yield* GatewayConfig
-      return yield* Memory.make(config.stateDir)
+      return yield* Memory.make(config.stateDir, { sync: config.store.durability === "power" })
     })
   ).pipe(Layer.provide(Persistence.layer))
 }

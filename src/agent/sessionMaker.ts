@@ -39,7 +39,7 @@ const make = Effect.gen(function*() {
         const agent = agents.byName(ref.agent)
         const model = models.get(ref.agent)
         if (agent === undefined || model === undefined) return echoSession
-        const memory = yield* Memory.make(config.stateDir, { dir: sessionDir(config.stateDir, ref) }).pipe(
+        const memory = yield* Memory.make(config.stateDir, { dir: sessionDir(config.stateDir, ref), sync: config.store.durability === "power" }).pipe(
           Effect.annotateLogs({ session: ref.key })
         )
         return yield* makeWith({ tools: agent.tools }).pipe(

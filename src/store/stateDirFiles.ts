@@ -172,18 +172,20 @@ export const releaseLock = (dir: string): void => {
   if (text !== undefined && ownerOf(text)?.pid === process.pid) unlinkSync(lock)
 }
 
-/** The entries of `dir` and of its direct subdirectories. */
-const entries = (dir: string): Array<{ readonly path: string; readonly dir: boolean }> =>
-  readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+/** Folders below the state dir that are looked into (sessions/<agent>/<conversation> is three). */
+const DEPTH = 4
+
+/** The files and folders under `dir`, `DEPTH` levels deep (links and sockets left alone). */
+const entries = (dir: string, depth = DEPTH): Array<{ readonly path: string; readonly dir: boolean }> =>
+  depth === 0 ? [] : readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const path = join(dir, e.name)
-    if (!e.isDirectory()) return e.isFile() ? [{ path, dir: false }] : []
-    const inner = readdirSync(path, { withFileTypes: true }).filter((i) => i.isFile() || i.isDirectory())
-    return [{ path, dir: true }, ...inner.map((i) => ({ path: join(path, i.name), dir: i.isDirectory() }))]
+    if (e.isFile()) return [{ path, dir: false }]
+    return e.isDirectory() ? [{ path, dir: true }, ...entries(path, depth - 1)] : []
   })
 
 /**
  * Remove temp files left by a process that died between write and rename (`*.<pid>.tmp`), and make
- * the dir 0700 and everything in it (two levels) 0600 / 0700, whatever the umask was when they were
+ * the dir 0700 and everything in it (four levels deep) 0600 / 0700, whatever the umask was when they were
  * created. Returns the temp files removed and the modes changed.
  */
 export const tidy = (dir: string): { readonly removed: ReadonlyArray<string>; readonly tightened: number } => {
