@@ -9,9 +9,9 @@ import { loadavg } from "node:os"
 import { join } from "node:path"
 import { build } from "esbuild"
 import { type Figures, percentile, roundTrip } from "./core.ts"
+import { busRoundTrips, withBus } from "./redis.ts"
 import { type Daemon, eventually, ROOT, startDaemon } from "../test/support/daemon.ts"
 import { startFakeChatCompletions } from "../test/support/fakeChatCompletions.ts"
-import { connectBus, redisServer } from "../test/support/redis.ts"
 
 const ROUNDS = Number(process.env["BENCH_ROUNDS"] ?? 5)
 const PER_ROUND = 200 // round trips per round on each daemon
@@ -85,41 +85,11 @@ export const burstFor = async (command?: { readonly file: string; readonly args:
   }
 }
 
-const busRoundTrip = async () => {
-  const server = await redisServer()
-  await server.start()
-  const d = await startDaemon({ env: { ...quiet, REDIS_URL: server.url(0) } })
-  const bus = await connectBus(server.url(0), { flush: false })
-  const reader = bus.redis.duplicate()
-  try {
-    await eventually(async () => ((await d.json("/health")).body.checks.redis?.status === "pass" ? true : undefined))
-    let last = "0-0"
-    const one = async (i: number) => {
-      const t0 = performance.now()
-      await bus.publish({ type: "message", source: "redis:bench", text: `m${i}`, id: `d-${i}` })
-      for (;;) {
-        const res = (await reader.xread("BLOCK", 10_000, "STREAMS", "switchboard:outbound", last)) as
-          | Array<[string, Array<[string, Array<string>]>]>
-          | null
-        if (res === null) throw new Error(`no reply to m${i} within 10 s`)
-        const entries = res[0]![1]
-        last = entries[entries.length - 1]![0]
-        if (entries.some(([, f]) => f.includes(`redis:bench~d-${i}`))) return performance.now() - t0
-      }
-    }
-    for (let i = 0; i < 100; i++) await one(i)
-    const times: Array<number> = []
-    for (let i = 100; i < 1100; i++) times.push(await one(i))
-    times.sort((a, b) => a - b)
+const busRoundTrip = () =>
+  withBus({}, async (_bus, roundTrip) => {
+    const times = await busRoundTrips((i) => roundTrip(i, "d"), 1000)
     return { p50: percentile(times, 50), p99: percentile(times, 99) }
-  } finally {
-    reader.disconnect()
-    await bus.close()
-    await d.stop()
-    rmSync(d.stateDir, { recursive: true, force: true })
-    await server.dispose()
-  }
-}
+  })
 
 /** 1,000 queued behind a model that does not answer, kill -9, restart with one that answers at once. */
 const recovery = async () => {
