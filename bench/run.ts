@@ -5,6 +5,7 @@ import { join } from "node:path"
 import { agentBench } from "./agent.ts"
 import { runChecks } from "./checks.ts"
 import { type Figures, runCore } from "./core.ts"
+import { runDashboard } from "./dashboard.ts"
 import { runDurable } from "./durable.ts"
 import { runHeartbeat } from "./heartbeat.ts"
 import { runReal } from "./real.ts"
@@ -31,6 +32,7 @@ const areas: Record<string, [string, () => Promise<Figures>]> = {
   durable: ["durable (store on disk vs in memory, 10,000-message burst, bus round trip, recovery of 1,000 queued after kill -9)", runDurable],
   redis: ["redis (bus round trip XADD → switchboard:outbound, built daemon, own redis-server)", runRedis],
   sessions: ["sessions (100 chats per-chat, a 200 ms model: messages/s with 1 vs 4 turns at once, built daemon)", runSessions],
+  dashboard: ["dashboard (built daemon, echo: RSS with 0 / 1 / 10 event clients, round trips with and without 10 clients, answer → delivery event)", runDashboard],
   real: ["real (openai over SSE, OTLP export, Telegram on; 0 / 300 / 1,000 turns; echo and a bare node:http floor)", runReal]
 }
 

@@ -27,6 +27,15 @@ export interface DashEvent {
   readonly data: unknown
 }
 
+/** An event as it goes out: serialized once, however many clients get it. */
+export interface SentEvent extends DashEvent {
+  /** `event: <type>\ndata: <json>\n\n` */
+  readonly frame: string
+}
+
+export const sseFrame = (e: DashEvent) => `event: ${e.type}\ndata: ${JSON.stringify(e.data)}\n\n`
+const sent = (e: DashEvent): SentEvent => ({ ...e, frame: sseFrame(e) })
+
 export interface QueuePoint {
   readonly at: string
   readonly depth: number
@@ -41,9 +50,9 @@ export class TooManyClients extends Schema.TaggedError<TooManyClients>()("TooMan
 }
 
 interface Subscriber {
-  readonly queue: Queue.Queue<DashEvent, Cause.Done>
+  readonly queue: Queue.Queue<SentEvent, Cause.Done>
   /** Events published while the client's snapshot was being read: sent right after it. */
-  early: Array<DashEvent> | undefined
+  early: Array<SentEvent> | undefined
 }
 
 export interface EventsStats {
@@ -57,7 +66,7 @@ export class Events extends Context.Service<Events, {
   /** Everything the dashboard shows, now. */
   readonly snapshot: Effect.Effect<Record<string, unknown>>
   /** A snapshot, then changes; ends after `dropped` when the client falls a whole buffer behind. */
-  readonly subscribe: Stream.Stream<DashEvent, TooManyClients>
+  readonly subscribe: Stream.Stream<SentEvent, TooManyClients>
   /** Send an event to every client (never waits). */
   readonly publish: (event: DashEvent) => Effect.Effect<void>
   readonly stats: Effect.Effect<EventsStats>
@@ -87,7 +96,7 @@ export class Events extends Context.Service<Events, {
         deliveriesByChannel: deliveryLog.byChannel
       })
 
-      const offer = (s: Subscriber, event: DashEvent) => {
+      const offer = (s: Subscriber, event: SentEvent) => {
         if (s.early !== undefined) {
           s.early.push(event)
           return
@@ -96,7 +105,7 @@ export class Events extends Context.Service<Events, {
           // A whole buffer behind: this client cannot keep up. It gets the notice and its stream ends.
           subscribers.delete(s)
           counters.dropped++
-          Queue.offerUnsafe(s.queue, { type: "dropped", data: { reason: `more than ${eventBuffer} events waited for this client` } })
+          Queue.offerUnsafe(s.queue, sent({ type: "dropped", data: { reason: `more than ${eventBuffer} events waited for this client` } }))
           Queue.endUnsafe(s.queue)
           return
         }
@@ -105,8 +114,10 @@ export class Events extends Context.Service<Events, {
 
       const publish = (event: DashEvent) =>
         Effect.suspend(() => {
+          if (subscribers.size === 0) return Effect.void
           const before = counters.dropped
-          for (const s of subscribers) offer(s, event)
+          const out = sent(event)
+          for (const s of subscribers) offer(s, out)
           const dropped = counters.dropped - before
           return dropped === 0 ? Effect.void : Effect.all([
             Metric.update(eventClientsDropped, dropped),
@@ -134,7 +145,7 @@ export class Events extends Context.Service<Events, {
 
       const subscribe = Stream.unwrap(Effect.gen(function*() {
         if (subscribers.size >= maxEventClients) return yield* new TooManyClients({ max: maxEventClients })
-        const s: Subscriber = { queue: yield* Queue.make<DashEvent, Cause.Done>({ capacity: eventBuffer + 1 }), early: [] }
+        const s: Subscriber = { queue: yield* Queue.make<SentEvent, Cause.Done>({ capacity: eventBuffer + 1 }), early: [] }
         subscribers.add(s)
         yield* Metric.update(eventClients, subscribers.size)
         yield* Effect.addFinalizer(() =>
@@ -145,7 +156,7 @@ export class Events extends Context.Service<Events, {
         const first = yield* snapshot
         const early = s.early ?? []
         s.early = undefined
-        Queue.offerUnsafe(s.queue, { type: "snapshot", data: first })
+        Queue.offerUnsafe(s.queue, sent({ type: "snapshot", data: first }))
         for (const e of early) offer(s, e)
         return Stream.fromQueue(s.queue)
       }))

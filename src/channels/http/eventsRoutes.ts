@@ -5,14 +5,13 @@ import { Effect, Layer, Stream } from "effect"
 import { HttpServerRequest, HttpServerResponse } from "effect/http"
 import { ApiError, route } from "./api.ts"
 import { requireViewer } from "./dashboardAuth.ts"
-import { type DashEvent, Events } from "./Events.ts"
+import { Events, sseFrame } from "./Events.ts"
 
 export const KEEPALIVE = "15 seconds"
 
 /** A dropped client that does not read its last events either loses its connection after this. */
 export const DROPPED_GRACE_MS = 10_000
 
-export const formatEvent = (e: DashEvent) => `event: ${e.type}\ndata: ${JSON.stringify(e.data)}\n\n`
 
 const GetEvents = route("GET", "/v1/events", Effect.gen(function*() {
   yield* requireViewer
@@ -29,8 +28,8 @@ const GetEvents = route("GET", "/v1/events", Effect.gen(function*() {
   const letGo = Effect.sync(() => void setTimeout(() => socket.destroy(), DROPPED_GRACE_MS).unref())
   const body = events.subscribe.pipe(
     Stream.onEnd(letGo),
-    Stream.map(formatEvent),
-    Stream.catch(() => Stream.make(formatEvent({ type: "dropped", data: { reason: "too many event clients" } }))),
+    Stream.map((e) => e.frame),
+    Stream.catch(() => Stream.make(sseFrame({ type: "dropped", data: { reason: "too many event clients" } }))),
     Stream.merge(Stream.tick(KEEPALIVE).pipe(Stream.drop(1), Stream.map(() => ": keep-alive\n\n")), { haltStrategy: "left" }),
     (s) => Stream.concat(Stream.make("retry: 3000\n\n"), s),
     Stream.encodeText
