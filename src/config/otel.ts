@@ -18,6 +18,8 @@ export const OtelConfig = Config.all({
   /** `api-key=…,x-team=…`: sent with every export; secret (an API key), so Redacted. */
   headers: keyValues("OTEL_EXPORTER_OTLP_HEADERS").pipe(Config.map((h) => Redacted.make(h))),
   resourceAttributes: keyValues("OTEL_RESOURCE_ATTRIBUTES"),
+  /** JSON by default (readable, what the tests' collector parses); protobuf is what most collectors default to. */
+  protocol: Config.Literals(["http/json", "http/protobuf"], "OTEL_EXPORTER_OTLP_PROTOCOL").pipe(Config.withDefault("http/json" as const)),
   sampler: Config.Literals(SAMPLERS, "OTEL_TRACES_SAMPLER").pipe(Config.withDefault("parentbased_always_on" as const)),
   samplerArg: Config.schema(
     Schema.NumberFromString.check(Schema.isBetween({ minimum: 0, maximum: 1 }, { expected: "a ratio from 0 to 1" })),

@@ -34,7 +34,7 @@ export const Observability = Layer.unwrap(
           )
         ).pipe(
           Layer.provideMerge(OtlpExporter.layerFlusher),
-          Layer.provide(OtlpSerialization.layerJson),
+          Layer.provide(otel.protocol === "http/protobuf" ? OtlpSerialization.layerProtobuf : OtlpSerialization.layerJson),
           // The headers carry an API key: redacted wherever an export failure is logged.
           Layer.provide(Layer.succeed(Headers.CurrentRedactedNames)([
             ...Headers.CurrentRedactedNames.defaultValue(),

@@ -76,6 +76,21 @@ describe("tracing with the OTEL_* environment", () => {
     expect(inbound.map((s) => s.traceId)).toEqual([CALLER_TRACE])
   })
 
+  it("OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf exports protobuf", async () => {
+    const collector = await startFakeOtlp()
+    const daemon = await startDaemon({
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf" }
+    })
+    try {
+      await askTraced(daemon, { text: "traced", source: "http:tracer" })
+    } finally {
+      expect(await daemon.stop()).toBe(0) // shutdown flushes the exporter
+      await collector.close()
+    }
+    expect(collector.received.protobufRequests).toBeGreaterThan(0)
+    expect(collector.received.protobufRequests).toBe(collector.received.requests)
+  })
+
   it("a malformed OTEL_EXPORTER_OTLP_HEADERS stops the start with one line that does not show the value", async () => {
     const r = await runDaemonToExit({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318", OTEL_EXPORTER_OTLP_HEADERS: "api-key" })
     expect(r.code).toBe(2)

@@ -17,7 +17,7 @@ const valueOf = (v: Record<string, unknown>): unknown =>
 export const startFakeOtlp = async () => {
   const spans: Array<ExportedSpan> = []
   /** Export requests and body bytes received (benchmarks: what tracing sends per turn). */
-  const received = { requests: 0, bytes: 0 }
+  const received = { requests: 0, bytes: 0, protobufRequests: 0 }
   /** Each export's request headers and resource attributes (what a hosted backend would see). */
   const exports: Array<{ headers: Record<string, string | string[] | undefined>; resource: Record<string, unknown> }> = []
   const server = createServer((req, res) => {
@@ -27,6 +27,13 @@ export const startFakeOtlp = async () => {
       if (req.method === "POST" && req.url === "/v1/traces") {
         received.requests++
         for (const c of chunks) received.bytes += c.length
+        // Protobuf exports (OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf) are counted, not decoded.
+        if (req.headers["content-type"] === "application/x-protobuf") {
+          received.protobufRequests++
+          res.writeHead(200, { "content-type": "application/x-protobuf" })
+          res.end()
+          return
+        }
         const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as {
           resourceSpans: Array<{ resource?: { attributes?: Array<any> }; scopeSpans: Array<{ spans: Array<any> }> }>
         }
