@@ -39,7 +39,7 @@ export class Intake extends Context.Service<Intake, {
   readonly submit: (submission: Submission) => Effect.Effect<SubmitResult, QueueFull | ShuttingDown | Unbound>
   /**
    * At a stop: interrupt answers still being delivered (a 429's retry-after can be long); the
-   * Router keeps an interrupted delivery in its outbox, which the stop then saves.
+   * answer is in the store's outbox already (write-ahead), so the next start sends it.
    */
   readonly settle: Effect.Effect<void>
 }>()("switchboard/Intake") {

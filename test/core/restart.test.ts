@@ -138,6 +138,28 @@ describe("requests kept across a restart", () => {
       yield* Scope.close(life.scope, Exit.void)
     }))
 
+  it.effect("an outbox.jsonl of an older version is sent once by the first start, then removed", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempStateDir
+      const line = (text: string) =>
+        JSON.stringify({ target: "tg:1", message: { kind: "notify", text }, since: 0, attempts: 2, lastError: "502" })
+      writeFileSync(join(dir, "outbox.jsonl"), [line("kept from the old version"), "{\"torn"].join("\n"))
+      const echo = yield* scriptedSession((request) => Effect.succeed(`got ${request.text}`))
+      const delivered = yield* Ref.make<ReadonlyArray<string>>([])
+      const tg = { channel: "tg", send: (target: string, m: { text: string }) => Ref.update(delivered, (d) => [...d, `${target}: ${m.text}`]) }
+      const first = yield* daemonLife(echo.layer, dir)
+      assert.isFalse(existsSync(join(dir, "outbox.jsonl")))
+      yield* first.router.register(tg).pipe(Scope.provide(first.scope))
+      yield* TestClock.adjust("10 seconds")
+      assert.deepStrictEqual(yield* Ref.get(delivered), ["tg:1: kept from the old version"])
+      yield* Scope.close(first.scope, Exit.void)
+      const second = yield* daemonLife(echo.layer, dir)
+      yield* second.router.register(tg).pipe(Scope.provide(second.scope))
+      yield* TestClock.adjust("10 seconds")
+      assert.deepStrictEqual(yield* Ref.get(delivered), ["tg:1: kept from the old version"], "sent twice")
+      yield* Scope.close(second.scope, Exit.void)
+    }))
+
   it.effect("a reply its channel could not take before the stop is delivered after the restart", () =>
     Effect.gen(function*() {
       const dir = yield* tempStateDir

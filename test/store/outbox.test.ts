@@ -1,8 +1,6 @@
 // The write-ahead outbox on the store: a reply is committed in the transaction that removes its
 // request (both or neither), it stays stored until its channel confirmed the send, and what a crash
 // leaves stored is sent by the next start. Real SQLite files in temp dirs, the TestClock for retries.
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Ref, Scope } from "effect"
@@ -12,12 +10,7 @@ import { DeliveryFailed } from "../../src/domain/errors.ts"
 import { Store, type StoreOptions } from "../../src/store/Store.ts"
 import { insertOutbox, loadOutbox, removeOutbox, updateOutboxAttempt } from "../../src/store/tables/outbox.ts"
 import { insertQueued, loadQueue } from "../../src/store/tables/queue.ts"
-import { until } from "../support/harness.ts"
-
-const tempDir = Effect.acquireRelease(
-  Effect.sync(() => mkdtempSync(join(tmpdir(), "switchboard-store-"))),
-  (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
-)
+import { tempStateDir, until } from "../support/harness.ts"
 
 /** A store and a Router on it, in a scope of their own: closing it is a stop, leaving it open and starting another is a crash. */
 const life = (options: StoreOptions) =>
@@ -98,7 +91,7 @@ describe("the write-ahead outbox", () => {
 
   it.effect("a crash while the channel was sending: the next start sends the reply", () =>
     Effect.gen(function*() {
-      const path = join(yield* tempDir, "switchboard.db")
+      const path = join(yield* tempStateDir, "switchboard.db")
       const first = yield* life({ path, durability: "process" })
       const onTheWire = yield* Deferred.make<void>()
       yield* first.router.register({ channel: "tg", send: () => Deferred.succeed(onTheWire, undefined).pipe(Effect.andThen(Effect.never)) })

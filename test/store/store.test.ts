@@ -1,8 +1,7 @@
 // The store on real SQLite files in temp dirs: schema versions (an old file is upgraded, a newer or
 // a garbage file refused with one line), the durability setting as SQLite reports it, and the
 // queue and dedupe tables: round trip, order, and what a reopen after a crash finds.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { DatabaseSync } from "node:sqlite"
 import { assert, describe, it } from "@effect/vitest"
@@ -12,11 +11,7 @@ import { MIGRATIONS, SCHEMA_VERSION } from "../../src/store/migrations.ts"
 import { Store, type StoreOptions } from "../../src/store/Store.ts"
 import { isSeen, pruneDedupe, rememberId } from "../../src/store/tables/dedupe.ts"
 import { insertQueued, loadQueue, removeQueued, setQueueState } from "../../src/store/tables/queue.ts"
-
-const tempDir = Effect.acquireRelease(
-  Effect.sync(() => mkdtempSync(join(tmpdir(), "switchboard-store-"))),
-  (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
-)
+import { tempStateDir } from "../support/harness.ts"
 
 /** A store open in a scope of its own, so a test can close it (a stop) or just open another (a crash). */
 const openStore = (options: StoreOptions) =>
@@ -46,7 +41,7 @@ const pragma = (path: string, name: string) => {
 describe("the store's schema", () => {
   it.effect("a new file gets the current schema version, in WAL mode", () =>
     Effect.gen(function*() {
-      const path = join(yield* tempDir, "nested", "switchboard.db")
+      const path = join(yield* tempStateDir, "nested", "switchboard.db")
       const { store, close } = yield* openStore({ path, durability: "process" })
       assert.strictEqual((yield* store.stats).schemaVersion, SCHEMA_VERSION)
       yield* close
@@ -56,7 +51,7 @@ describe("the store's schema", () => {
 
   it.effect("a file of the first schema version is upgraded, its rows kept", () =>
     Effect.gen(function*() {
-      const path = join(yield* tempDir, "switchboard.db")
+      const path = join(yield* tempStateDir, "switchboard.db")
       const old = new DatabaseSync(path)
       old.exec(MIGRATIONS[0]!.sql)
       old.exec("PRAGMA user_version = 1")
@@ -70,7 +65,7 @@ describe("the store's schema", () => {
 
   it.effect("a file of a newer schema version is refused with one line saying so", () =>
     Effect.gen(function*() {
-      const path = join(yield* tempDir, "switchboard.db")
+      const path = join(yield* tempStateDir, "switchboard.db")
       const newer = new DatabaseSync(path)
       newer.exec(`PRAGMA user_version = ${SCHEMA_VERSION + 1}`)
       newer.close()
@@ -85,7 +80,7 @@ describe("the store's schema", () => {
 
   it.effect("a file that is not SQLite is refused with one line, and left as it was", () =>
     Effect.gen(function*() {
-      const path = join(yield* tempDir, "switchboard.db")
+      const path = join(yield* tempStateDir, "switchboard.db")
       writeFileSync(path, "this is not a database, just some text that is long enough to be read\n".repeat(20))
       const refused = yield* Effect.flip(openStore({ path, durability: "process" }))
       assert.strictEqual(refused._tag, "StoreUnavailable")
@@ -96,7 +91,7 @@ describe("the store's schema", () => {
   for (const [durability, level] of [["process", 1], ["power", 2]] as const) {
     it.effect(`SWITCHBOARD_DURABILITY=${durability} sets synchronous to ${level === 1 ? "NORMAL" : "FULL"}`, () =>
       Effect.gen(function*() {
-        const path = join(yield* tempDir, "switchboard.db")
+        const path = join(yield* tempStateDir, "switchboard.db")
         const { store } = yield* openStore({ path, durability })
         // Read back on the store's own connection: the setting is per connection.
         const synchronous = yield* store.read("pragma", (db) => db.get<{ synchronous: number }>("PRAGMA synchronous")?.synchronous)
@@ -141,7 +136,7 @@ describe("the queue table", () => {
 
   it.effect("what was committed is there after a crash: the file reopened while the first connection never closed", () =>
     Effect.gen(function*() {
-      const path = join(yield* tempDir, "switchboard.db")
+      const path = join(yield* tempStateDir, "switchboard.db")
       const first = yield* openStore({ path, durability: "process" })
       yield* first.store.transaction("fill", (db) => {
         insertQueued(db, request("a"), 0, 1)

@@ -1,7 +1,5 @@
 // Pending system events and Telegram's acknowledgement state on a real SQLite file: what a crash
 // leaves (the file reopened while the first connection never closed) is what the next start finds.
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Layer, Scope } from "effect"
@@ -10,11 +8,7 @@ import { GatewayConfig } from "../../src/config/GatewayConfig.ts"
 import { HeartbeatWake } from "../../src/heartbeat/HeartbeatWake.ts"
 import { SystemEvents } from "../../src/heartbeat/SystemEvents.ts"
 import { Store } from "../../src/store/Store.ts"
-
-const tempDir = Effect.acquireRelease(
-  Effect.sync(() => mkdtempSync(join(tmpdir(), "switchboard-store-"))),
-  (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
-)
+import { tempStateDir } from "../support/harness.ts"
 
 /** One run's SystemEvents and HeartbeatWake on the store file, with `relayKept` as the daemon composes it. */
 const run = (stateDir: string) =>
@@ -32,7 +26,7 @@ const run = (stateDir: string) =>
 describe("system events in the store", () => {
   it.effect("pending events survive a crash in order per key, consumed ones do not, and each kept key is woken", () =>
     Effect.gen(function*() {
-      const dir = yield* tempDir
+      const dir = yield* tempStateDir
       const first = yield* run(dir)
       const a = yield* first.events.enqueue("http:alice", "build finished", { contextKey: "job-1", trusted: true })
       yield* first.events.enqueue("telegram:7", "deploy failed")
@@ -64,7 +58,7 @@ describe("system events in the store", () => {
 describe("Telegram's offset and update ids in the store", () => {
   it.effect("the offset and the newest ids come back per bot; old ids are trimmed", () =>
     Effect.gen(function*() {
-      const store = yield* Store.make({ path: join(yield* tempDir, "switchboard.db"), durability: "process" })
+      const store = yield* Store.make({ path: join(yield* tempStateDir, "switchboard.db"), durability: "process" })
       const first = yield* telegramKept(store, "111", 150)
       assert.strictEqual(first.offset, undefined)
       for (let id = 1; id <= 300; id++) yield* first.see(id)

@@ -1,7 +1,8 @@
 // One inbound entry → the gateway, and the verdict for the read loop (acknowledge, dead-letter,
-// wait, stop). An entry is acknowledged only once it is accepted: a message once Intake has queued
-// it (committed), a system event once it is enqueued, a notify once the Router delivered it or
-// holds it in its outbox, a check result once its check's state machine took it. Each entry's dedupe id
+// wait, stop). An entry is acknowledged only once it is accepted, i.e. committed to the Store (the
+// verdict is returned after the commit; the read loop XACKs after the verdict): a message once
+// Intake has queued it, a system event once it is enqueued, a notify once the Router delivered it
+// or holds it in its (write-ahead) outbox, a check result once its check's state machine took it. Each entry's dedupe id
 // (the publisher's `id`, else the stream id) makes a retried publish and a redelivery count once.
 import { Agents } from "../../config/Agents.ts"
 import { Unbound } from "../../domain/errors.ts"
