@@ -2,6 +2,9 @@
 // started, shutdown leaves no program running and ends them all together, and a program never sees
 // the daemon's secrets. Each case once failed; its comment says how.
 import { execFileSync } from "node:child_process"
+import { existsSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Option, Scope } from "effect"
 import { ExecJobs } from "../../src/agent/exec/ExecJobs.ts"
@@ -34,6 +37,22 @@ const killAll = (marker: string) => {
     }
   }
 }
+
+/** A file the job's shell writes once its trap is installed. */
+const readyFile = (marker: string, i: number) => join(tmpdir(), `switchboard-trap-${marker}-${i}`)
+
+/** Wait until every shell has said its trap is installed (fails loudly after 10 s, never falls through). */
+const trapsInstalled = (files: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 1000; i++) {
+      if (files.every((f) => existsSync(f))) {
+        for (const f of files) rmSync(f, { force: true })
+        return
+      }
+      yield* Effect.sleep("10 millis")
+    }
+    return yield* Effect.die(new Error(`the shells never installed their traps: ${files.filter((f) => !existsSync(f)).join(", ")}`))
+  })
 
 const execJobs = (options: Partial<Parameters<typeof ExecJobs.make>[0]> = {}) =>
   Effect.gen(function*() {
@@ -77,8 +96,9 @@ describe("exec jobs end with everything they started", () => {
     const marker = `8.${process.pid}2`
     return Effect.gen(function*() {
       const { jobs, scope } = yield* execJobs({ timeout: Duration.minutes(1) })
-      yield* jobs.start(["sh", "-c", `trap '' TERM; sleep ${marker}`]).pipe(withCurrentRequest(request("http:alice")))
-      yield* Effect.sleep("200 millis") // let sh install its trap (the signal, not the timing, is under test)
+      const ready = readyFile(marker, 0)
+      yield* jobs.start(["sh", "-c", `trap '' TERM; : > ${ready}; sleep ${marker}`]).pipe(withCurrentRequest(request("http:alice")))
+      yield* trapsInstalled([ready]) // the signal, not the timing, is under test
       yield* Scope.close(scope, Exit.void)
       const alive = pidsWith(marker)
       assert.deepStrictEqual(alive, [], "a started program is still running after ExecJobs shut down")
@@ -91,10 +111,11 @@ describe("exec jobs end with everything they started", () => {
     const marker = `9.${process.pid}3`
     return Effect.gen(function*() {
       const { jobs, scope } = yield* execJobs({ timeout: Duration.minutes(1), killGrace: Duration.seconds(1) })
-      for (let i = 0; i < 4; i++) {
-        yield* jobs.start(["sh", "-c", `trap '' TERM; sleep ${marker}`]).pipe(withCurrentRequest(request("http:alice")))
+      const ready = [0, 1, 2, 3].map((i) => readyFile(marker, i))
+      for (const file of ready) {
+        yield* jobs.start(["sh", "-c", `trap '' TERM; : > ${file}; sleep ${marker}`]).pipe(withCurrentRequest(request("http:alice")))
       }
-      yield* Effect.sleep("200 millis") // let the shells install their traps
+      yield* trapsInstalled(ready)
       const started = Date.now()
       yield* Scope.close(scope, Exit.void)
       const took = Date.now() - started
