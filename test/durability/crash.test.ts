@@ -112,6 +112,36 @@ for (const durability of ["process", "power"] as const) {
   })
 }
 
+describe("system events across a crash", () => {
+  // System events lived in memory: an exec completion enqueued while a turn ran was gone after a
+  // crash, and its chat never heard of it.
+  it("a system event waiting behind a running turn at the kill -9 is relayed to its own chat once after the restart", async () => {
+    const { rig, model } = await rigFor({})
+    expect((await rig.current.post("/v1/messages", { text: `please answer ${marker(0)}`, source: "http:events", id: "m0" })).status).toBe(202)
+    await model.asked(1)
+    const event = await rig.current.post("/v1/system-events", { sessionKey: "http:events", text: `the build finished (${marker(77)})` })
+    expect(event.status).toBe(202)
+    const other = await rig.current.post("/v1/system-events", { sessionKey: "http:elsewhere", text: `deploy done (${marker(78)})` })
+    expect(other.status).toBe(202)
+    await rig.kill()
+    model.delayMs = 20
+    const after = await rig.restart()
+    const relayed = await eventually(async () => {
+      const found = (await inboxOf(after, "http:events", 0, 2)).filter((m) => m.kind === "relay")
+      return found.length > 0 ? found : undefined
+    }, 30_000)
+    await eventually(async () => ((await after.json("/status")).body.queue.depth === 0 && (await after.json("/status")).body.active === null ? true : undefined))
+    expect(relayed.map((m) => m.text)).toEqual([`re: ${marker(77)}`])
+    expect((await inboxOf(after, "http:events")).filter((m) => m.kind === "relay").map((m) => m.text)).toEqual([`re: ${marker(77)}`])
+    // Each event reached its own chat only.
+    const elsewhere = await eventually(async () => {
+      const found = (await inboxOf(after, "http:elsewhere", 0, 2)).filter((m) => m.kind === "relay").map((m) => m.text)
+      return found.length > 0 ? found : undefined
+    }, 30_000)
+    expect(elsewhere).toEqual([`re: ${marker(78)}`])
+  })
+})
+
 describe("the outbox across a crash", () => {
   it("a reply to a channel that was unreachable is delivered once after a kill -9 and restart", async () => {
     const api = await botApi()
