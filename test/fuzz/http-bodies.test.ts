@@ -2,30 +2,12 @@
 // the error shape (never a 500, never a crash), and the queue keeps moving: a good message posted
 // after the run is answered.
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect } from "effect"
 import fc from "fast-check"
-import { CoreRoutes } from "../../src/channels/http/coreRoutes.ts"
-import { HeartbeatRoutes } from "../../src/channels/http/heartbeatRoutes.ts"
-import { Session } from "../../src/core/Session.ts"
-import { HeartbeatRunner } from "../../src/heartbeat/HeartbeatRunner.ts"
-import { HeartbeatWake } from "../../src/heartbeat/HeartbeatWake.ts"
-import { SystemEvents } from "../../src/heartbeat/SystemEvents.ts"
-import { core } from "../../src/layers/Core.ts"
-import { serveHttp } from "../../src/layers/HttpServer.ts"
-import { Store } from "../../src/store/Store.ts"
-import { baseUrl, testConfig } from "../support/harness.ts"
+import { baseUrl, gatewayWithHeartbeatHttp } from "../support/harness.ts"
 import { fuzzParameters, jsonish } from "./budget.ts"
 
-const served = serveHttp(Layer.mergeAll(CoreRoutes, HeartbeatRoutes)).pipe(
-  Layer.provideMerge(
-    HeartbeatRunner.layer.pipe(
-      Layer.provideMerge(core(Session.echo)),
-      Layer.provideMerge(Layer.mergeAll(SystemEvents.layer, HeartbeatWake.layer)),
-      Layer.provideMerge(Store.memory),
-      Layer.provideMerge(testConfig())
-    )
-  )
-)
+const served = gatewayWithHeartbeatHttp()
 
 const route = fc.constantFrom("/v1/messages", "/v1/system-events", "/v1/answers/q-1", "/v1/checks/x", "/v1/admin/reload")
 const contentType = fc.constantFrom("application/json", "application/json; charset=utf-8", "application/json-seq", "text/plain", "", "APPLICATION/JSON")

@@ -8,6 +8,10 @@ import { HttpServer } from "effect/http"
 import { TurnFailed } from "../../src/domain/errors.ts"
 import type { Inbound } from "../../src/domain/model.ts"
 import { CoreRoutes } from "../../src/channels/http/coreRoutes.ts"
+import { HeartbeatRoutes } from "../../src/channels/http/heartbeatRoutes.ts"
+import { HeartbeatRunner } from "../../src/heartbeat/HeartbeatRunner.ts"
+import { HeartbeatWake } from "../../src/heartbeat/HeartbeatWake.ts"
+import { SystemEvents } from "../../src/heartbeat/SystemEvents.ts"
 import { core } from "../../src/layers/Core.ts"
 import { serveHttp } from "../../src/layers/HttpServer.ts"
 import { AgentTools } from "../../src/agent/AgentTools.ts"
@@ -38,6 +42,19 @@ export const gatewayWithHttp = <E, R>(
     Layer.provideMerge(core(session)),
     Layer.provideMerge(Store.memory),
     Layer.provideMerge(testConfig(patch))
+  )
+
+/** The echo gateway with the heartbeat (runner, wake, system events) and the core and heartbeat routes. */
+export const gatewayWithHeartbeatHttp = () =>
+  serveHttp(Layer.mergeAll(CoreRoutes, HeartbeatRoutes)).pipe(
+    Layer.provideMerge(
+      HeartbeatRunner.layer.pipe(
+        Layer.provideMerge(core(Session.echo)),
+        Layer.provideMerge(Layer.mergeAll(SystemEvents.layer, HeartbeatWake.layer)),
+        Layer.provideMerge(Store.memory),
+        Layer.provideMerge(testConfig())
+      )
+    )
   )
 
 /**

@@ -2,17 +2,10 @@
 // session keys, and paths that do not decode all get a clear 4xx with the error shape.
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import { HeartbeatRoutes } from "../../../src/channels/http/heartbeatRoutes.ts"
 import { CoreRoutes } from "../../../src/channels/http/coreRoutes.ts"
 import { AgentRoutes } from "../../../src/channels/http/agentRoutes.ts"
-import { HeartbeatWake } from "../../../src/heartbeat/HeartbeatWake.ts"
-import { HeartbeatRunner } from "../../../src/heartbeat/HeartbeatRunner.ts"
-import { SystemEvents } from "../../../src/heartbeat/SystemEvents.ts"
 import { Session } from "../../../src/core/Session.ts"
-import { core } from "../../../src/layers/Core.ts"
-import { serveHttp } from "../../../src/layers/HttpServer.ts"
-import { Store } from "../../../src/store/Store.ts"
-import { baseUrl, gatewayWithHttp, testConfig } from "../../support/harness.ts"
+import { baseUrl, gatewayWithHeartbeatHttp, gatewayWithHttp } from "../../support/harness.ts"
 
 const call = (base: string, path: string, init: RequestInit = {}) =>
   Effect.promise(async () => {
@@ -30,16 +23,7 @@ const isError = (r: { status: number; body: any; text: string }, status: number,
   assert.isAbove(r.body.error.message.length, 0)
 }
 
-const served = serveHttp(Layer.mergeAll(CoreRoutes, HeartbeatRoutes)).pipe(
-  Layer.provideMerge(
-    HeartbeatRunner.layer.pipe(
-      Layer.provideMerge(core(Session.echo)),
-      Layer.provideMerge(Layer.mergeAll(SystemEvents.layer, HeartbeatWake.layer)),
-      Layer.provideMerge(Store.memory),
-      Layer.provideMerge(testConfig())
-    )
-  )
-)
+const served = gatewayWithHeartbeatHttp()
 
 describe("HTTP validation", () => {
   it.live("a whitespace-only text is refused; so is a body sent as application/json-seq", () =>
