@@ -47,12 +47,14 @@ describe("switchboard chat across a restart", () => {
     await seen("connected to", "err")
     chat.stdin.write("one\n")
     for (let i = 0; i < 200 && fake.requests.length === 0; i++) await new Promise((r) => setTimeout(r, 25))
+    assert.isAbove(fake.requests.length, 0, "the first turn never reached the model")
     chat.stdin.write("two\n")
-    for (let i = 0; i < 200; i++) {
-      const status = await first.json("/status")
-      if (status.body?.queue?.depth === 1) break
-      await new Promise((r) => setTimeout(r, 25))
+    let depth: unknown
+    for (let i = 0; i < 200 && depth !== 1; i++) {
+      depth = (await first.json("/status")).body?.queue?.depth
+      if (depth !== 1) await new Promise((r) => setTimeout(r, 25))
     }
+    assert.strictEqual(depth, 1, "the second line never waited in the queue")
     expect0(await first.stop())
     await seen("restarting") // the interrupted turn's notice, shown (inbox seq 1)
     await seen("lost contact with switchboard", "err")

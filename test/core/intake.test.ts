@@ -27,6 +27,7 @@ describe("Intake and pending questions", () => {
       const intake = yield* Intake
       const asking = yield* Effect.forkChild(questions.ask("http:ops", "Deploy?", ["yes", "no"]))
       for (let i = 0; i < 100 && (yield* questions.pendingFor("http:ops")) === undefined; i++) yield* Effect.yieldNow
+      assert.isDefined(yield* questions.pendingFor("http:ops"), "the question was never asked")
       const event = yield* intake.submit({ id: "e1", source: "http:ops", text: "cron ran", priority: "event" })
       assert.strictEqual(event._tag, "Queued")
       const other = yield* intake.submit({ id: "o1", source: "http:other", text: "2" })

@@ -24,6 +24,7 @@ const bus = Effect.acquireRelease(Effect.promise(() => connectBus(redisUrl(DB)))
 const whenReady = (conn: { readonly client: { readonly status: string } }) =>
   Effect.gen(function*() {
     for (let i = 0; i < 500 && conn.client.status !== "ready"; i++) yield* Effect.sleep(10)
+    if (conn.client.status !== "ready") return yield* Effect.die(new Error(`Redis never became ready (${conn.client.status})`))
   })
 
 describe("redis bus sender", () => {
