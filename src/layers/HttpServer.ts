@@ -5,6 +5,7 @@
 import { createServer } from "node:http"
 import { join } from "node:path"
 import { writeFileAtomic } from "../domain/files.ts"
+import { Persistence } from "../store/Persistence.ts"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Duration, Effect, Layer } from "effect"
 import { HttpMiddleware, HttpRouter, HttpServer } from "effect/http"
@@ -63,7 +64,9 @@ export const serveHttp = <E, R>(routes: Layer.Layer<never, E, R>) =>
             Effect.annotateLogs({ url })
           )
           // Tools (and port-0 users) find the daemon here, whatever the log level.
-          yield* writeFileAtomic(join(config.stateDir, "daemon.json"), JSON.stringify({ pid: process.pid, url }) + "\n")
+          const failed = yield* writeFileAtomic(join(config.stateDir, "daemon.json"), JSON.stringify({ pid: process.pid, url }) + "\n")
+          const persistence = yield* Persistence
+          yield* failed === undefined ? persistence.succeeded("daemon.json") : persistence.failed("daemon.json", failed)
         })
       )
       return Layer.mergeAll(HttpRouter.serve(Layer.mergeAll(routes, UnmatchedAsJson), { disableLogger: true, disableListenLog: true }), listening).pipe(

@@ -170,6 +170,19 @@ describe("a state dir that cannot be written", () => {
 })
 
 describe("the state dir's files", () => {
+  // daemon.json is how the CLI and tools find a daemon on port 0; a failed write was one WARN line.
+  it("daemon.json that cannot be written makes /health warn and names it", async () => {
+    const dir = freshDir()
+    mkdirSync(join(dir, "daemon.json")) // a folder in its place: the rename onto it fails
+    const d = await daemon({ stateDir: dir })
+    const warned = await eventually(async () => {
+      const h = await health(d)
+      return h.status === "warn" ? h : undefined
+    })
+    expect(warned.checks["persistence"]?.detail).toContain("daemon.json")
+  })
+
+
   it("temp files of a process that died mid-write are removed at start; the dir is 0700 and its files 0600 under umask 000", async () => {
     const model = await startFakeChatCompletions()
     cleanup.push(() => model.close())
