@@ -1,6 +1,10 @@
 // The lifecycle of each accepted request (queued → running → done | failed), so a sender can ask
-// "what happened to my message?" (GET /v1/messages/:id) and wait for the answer.
+// "what happened to my message?" (GET /v1/messages/:id) and wait for the answer. A finished
+// record is also written to the Store (the newest 10,000), so the answer is still there after a
+// restart; records in memory come first.
 import { Clock, Context, Deferred, Effect, Layer, Metric } from "effect"
+import { Store } from "../store/Store.ts"
+import { findFinished, saveFinished, trimFinished } from "../store/tables/finished.ts"
 import { GatewayConfig } from "../config/GatewayConfig.ts"
 import { memoryDropped } from "../domain/metrics.ts"
 import type { Inbound } from "../domain/model.ts"
@@ -36,6 +40,9 @@ export class RequestLog extends Context.Service<RequestLog, {
   /** At most `keep` records and `maxBytes` of replies and errors; each stored reply at most `maxReplyBytes`. */
   static readonly make = (options: { readonly keep: number; readonly maxBytes?: number; readonly maxReplyBytes?: number }) =>
     Effect.gen(function*() {
+      // Optional: without a store (unit tests) finished records live in memory only.
+      const store = yield* Effect.serviceOption(Store)
+      const written = { sinceTrim: 0 }
       const entries = new Map<string, Entry>()
       const maxBytes = options.maxBytes ?? Infinity
       const maxReply = options.maxReplyBytes ?? Infinity
@@ -72,11 +79,36 @@ export class RequestLog extends Context.Service<RequestLog, {
           held.bytes -= sizeOf(entry.record)
           entry.record = patch(entry.record, now)
           held.bytes += sizeOf(entry.record)
-          if (finish) yield* Deferred.succeed(entry.finished, undefined)
+          if (finish) {
+            const record = entry.record
+            const status = record.status
+            if (store._tag === "Some" && (status === "done" || status === "failed")) {
+              // Best effort: a failed write is recorded by the Store; the answer is in memory anyway.
+              yield* store.value.transaction("keep a finished request", (db) => {
+                saveFinished(db, { ...record, status })
+                if (++written.sinceTrim >= 256) {
+                  written.sinceTrim = 0
+                  trimFinished(db, options.keep)
+                }
+              }).pipe(Effect.catchDefect(() => Effect.void))
+            }
+            yield* Deferred.succeed(entry.finished, undefined)
+          }
           yield* evict
         })
 
-      const get = (id: string) => Effect.sync(() => entries.get(id)?.record)
+      /** Not in memory: finished before the last restart (or evicted), perhaps. */
+      const kept = (id: string): Effect.Effect<RequestRecord | undefined> =>
+        store._tag === "None"
+          ? Effect.succeed(undefined)
+          : store.value.read("find a finished request", (db) => findFinished(db, id)).pipe(
+            Effect.catchDefect(() => Effect.succeed(undefined))
+          )
+
+      const get = (id: string) => Effect.suspend(() => {
+        const record = entries.get(id)?.record
+        return record !== undefined ? Effect.succeed(record) : kept(id)
+      })
 
       return RequestLog.of({
         queued,
@@ -89,7 +121,7 @@ export class RequestLog extends Context.Service<RequestLog, {
         await: (id, waitMs) =>
           Effect.gen(function*() {
             const entry = entries.get(id)
-            if (entry === undefined) return undefined
+            if (entry === undefined) return yield* kept(id)
             if (waitMs > 0) yield* Deferred.await(entry.finished).pipe(Effect.timeoutOption(waitMs))
             return entry.record
           })

@@ -3,6 +3,7 @@
 // step that has shipped: add the next one.
 import { dedupeDdl } from "./tables/dedupe.ts"
 import { digestDdl } from "./tables/digest.ts"
+import { finishedDdl } from "./tables/finished.ts"
 import { outboxDdl } from "./tables/outbox.ts"
 import { queueDdl } from "./tables/queue.ts"
 import { systemEventsDdl } from "./tables/systemEvents.ts"
@@ -18,10 +19,11 @@ export const MIGRATIONS: ReadonlyArray<Migration> = [
   { version: 1, what: "queue and dedupe ids", sql: queueDdl + dedupeDdl },
   { version: 2, what: "outbox", sql: outboxDdl },
   { version: 3, what: "digest items", sql: digestDdl },
-  { version: 4, what: "system events and the Telegram offset", sql: systemEventsDdl + telegramDdl }
+  { version: 4, what: "system events and the Telegram offset", sql: systemEventsDdl + telegramDdl },
+  { version: 5, what: "finished requests", sql: finishedDdl }
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version
 
 /** The table names of the current schema, for the row counts of /status. */
-export const TABLES = ["queue", "dedupe", "outbox", "digest", "system_events", "telegram_seen"] as const
+export const TABLES = ["queue", "dedupe", "outbox", "digest", "system_events", "telegram_seen", "finished_requests"] as const

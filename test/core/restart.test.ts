@@ -107,6 +107,21 @@ describe("requests kept across a restart", () => {
       yield* Scope.close(second.scope, Exit.void)
     }))
 
+  it.effect("a request answered before a restart is still found with its reply after it (GET /v1/messages/:id)", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempStateDir
+      const echo = yield* scriptedSession((request) => Effect.succeed(`got ${request.text}`))
+      const first = yield* daemonLife(echo.layer, dir)
+      yield* first.intake.submit({ id: "answered", source: "http:a", text: "hi" })
+      yield* first.requests.await("answered", 60_000)
+      yield* Scope.close(first.scope, Exit.void)
+      const second = yield* daemonLife(echo.layer, dir)
+      const found = yield* second.requests.await("answered", 1000)
+      assert.deepStrictEqual([found?.status, found?.reply, found?.source], ["done", "got hi", "http:a"])
+      assert.isUndefined(yield* second.requests.get("never-sent"))
+      yield* Scope.close(second.scope, Exit.void)
+    }))
+
   it.effect("an id answered before a restart is still a duplicate after it", () =>
     Effect.gen(function*() {
       const dir = yield* tempStateDir

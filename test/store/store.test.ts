@@ -10,6 +10,7 @@ import type { Inbound } from "../../src/domain/model.ts"
 import { MIGRATIONS, SCHEMA_VERSION } from "../../src/store/migrations.ts"
 import { Store, type StoreOptions } from "../../src/store/Store.ts"
 import { isSeen, pruneDedupe, rememberId } from "../../src/store/tables/dedupe.ts"
+import { findFinished, saveFinished, trimFinished } from "../../src/store/tables/finished.ts"
 import { insertQueued, loadQueue, removeQueued, setQueueState } from "../../src/store/tables/queue.ts"
 import { tempStateDir } from "../support/harness.ts"
 
@@ -169,5 +170,21 @@ describe("the dedupe table", () => {
       const left = yield* store.transaction("prune", (db) => pruneDedupe(db, 500, 2))
       assert.strictEqual(left, 2)
       assert.deepStrictEqual(yield* store.read("seen", (db) => ["x", "y", "z"].map((id) => isSeen(db, id, 500))), [false, true, true])
+    }))
+})
+
+describe("the finished requests table", () => {
+  it.effect("a record comes back as it was saved, a re-run replaces it, and only the newest are kept", () =>
+    Effect.gen(function*() {
+      const { store } = yield* openStore({ path: ":memory:", durability: "process" })
+      yield* store.transaction("fill", (db) => {
+        for (let i = 0; i < 5; i++) saveFinished(db, { id: `r${i}`, source: "http:a", status: "done", reply: `reply ${i}`, receivedAt: i, startedAt: i, finishedAt: i + 1 })
+        saveFinished(db, { id: "r0", source: "http:a", status: "failed", error: "timed out", receivedAt: 0 })
+        trimFinished(db, 3)
+      })
+      const found = yield* store.read("find", (db) => ["r0", "r1", "r2", "r4"].map((id) => findFinished(db, id)))
+      assert.deepStrictEqual(found[0], { id: "r0", source: "http:a", status: "failed", error: "timed out", receivedAt: 0 })
+      assert.deepStrictEqual([found[1], found[2]?.id], [undefined, undefined])
+      assert.deepStrictEqual(found[3], { id: "r4", source: "http:a", status: "done", reply: "reply 4", receivedAt: 4, startedAt: 4, finishedAt: 5 })
     }))
 })
