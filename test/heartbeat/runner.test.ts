@@ -163,6 +163,14 @@ describe("HeartbeatRunner: interval and ownership", () => {
       yield* TestClock.adjust("30 seconds")
       assert.strictEqual(ticks.length, 5, "closing the current owner stops it")
       assert.strictEqual((yield* runner.stats).liveRunners, 0)
+      // Its wake handler goes with it (owned by the runner's scope, not the layer's): no handler is
+      // left installed, and a wake relays nothing any more.
+      const wake = yield* HeartbeatWake
+      assert.isFalse((yield* wake.stats).handlerInstalled, "a closed runner's wake handler is still installed")
+      yield* events.enqueue("http:alice", "job 8 finished", { trusted: true })
+      yield* wake.request({ reason: "exec-event", sessionKey: "http:alice" })
+      yield* TestClock.adjust("5 seconds")
+      assert.strictEqual(h.prompts.length, 1, "a wake after the owner closed still relayed")
     }))
   })
 
