@@ -26,10 +26,27 @@ describe("metrics an operator alerts on", () => {
         /^switchboard_turns_total\{outcome="TimedOut"\} 0$/m,
         /^switchboard_queue_refused_total 0$/m,
         /^switchboard_deliveries_total\{[^}]*outcome="failed"[^}]*\} 0$/m,
-        /^switchboard_heartbeat_ticks_total\{outcome="failed"\} 0$/m
+        /^switchboard_heartbeat_ticks_total\{outcome="failed"\} 0$/m,
+        /^switchboard_store_failures_total 0$/m
       ]
     ) {
       assert.match(text, series, `missing from /metrics until the first failure: ${series}`)
     }
+  }, 30_000)
+
+  it("the store's rows per table are read at scrape, and /status says where the store is and how durable", async () => {
+    const d = await startDaemon({ env: { SWITCHBOARD_DURABILITY: "power" } })
+    daemons.push(d)
+    const posted = await d.post("/v1/messages", { text: "hello", source: "http:ops", id: "m1" })
+    assert.strictEqual(posted.status, 202)
+    await d.json("/v1/messages/http:ops~m1?wait=10")
+    const text = await (await d.fetch("/metrics")).text()
+    assert.match(text, /^switchboard_store_rows\{table="queue"\} 0$/m)
+    assert.match(text, /^switchboard_store_rows\{table="dedupe"\} 1$/m)
+    assert.match(text, /^switchboard_store_rows\{table="finished_requests"\} 1$/m)
+    const store = (await d.json("/status")).body.store
+    assert.deepInclude(store, { durability: "power", failures: 0, failing: false, lastError: null })
+    assert.strictEqual(store.path, `${d.stateDir}/switchboard.db`)
+    assert.isAbove(store.schemaVersion, 0)
   }, 30_000)
 })
