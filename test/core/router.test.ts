@@ -10,6 +10,7 @@ import { AgentTools } from "../../src/agent/AgentTools.ts"
 import { outboxDelayMs, type OutboxPolicy, Router, type RetryPolicy } from "../../src/core/Router.ts"
 import { Store } from "../../src/store/Store.ts"
 import { Questions } from "../../src/core/Questions.ts"
+import { withCurrentRequest } from "../../src/core/CurrentRequest.ts"
 import { until } from "../support/harness.ts"
 
 /** A Router on a fresh in-memory store that lives as long as the test. */
@@ -272,5 +273,21 @@ describe("Router outbox and questions", () => {
       state.up = true // Telegram is back, well within the ask timeout
       yield* TestClock.adjust("10 seconds")
       assert.deepStrictEqual(yield* Ref.get(delivered), [], "a question nobody waits for was sent")
+    }))
+
+  // The cross-source refusal once had one test only (the gateway's): this one is the Router's own.
+  it.effect("an implicit delivery to another source than the current request's is refused and never sent", () =>
+    Effect.gen(function*() {
+      const router = yield* makeRouter({ attempts: 1, baseDelayMs: 1 })
+      const sent: Array<string> = []
+      yield* router.register({ channel: "http", send: (target) => Effect.sync(() => void sent.push(target)) })
+      const request = { id: "r1", source: "http:a", text: "go", priority: "human" as const, receivedAt: 0 }
+      const implicit = yield* router.deliver("http:b", message).pipe(withCurrentRequest(request), Effect.flip)
+      assert.strictEqual(implicit._tag, "SourceMismatch")
+      assert.deepStrictEqual(sent, [], "the refused message reached http:b")
+      // Its own source, and another one named on purpose, are delivered.
+      yield* router.deliver("http:a", message).pipe(withCurrentRequest(request))
+      yield* router.deliver("http:b", message, { explicit: true }).pipe(withCurrentRequest(request))
+      assert.deepStrictEqual(sent, ["http:a", "http:b"])
     }))
 })
