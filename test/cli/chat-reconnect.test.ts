@@ -24,13 +24,15 @@ const expect0 = (code: number | string | null) => assert.strictEqual(code, 0, "t
 
 describe("switchboard chat across a restart", () => {
   // After a restart the inbox starts again at seq 1, and the chat once started over only when the new
-  // daemon had delivered FEWER messages than it had already seen. A message kept at the stop is answered
-  // at once after the restart (seq 1); if the chat had seen one message before (the "restarting" notice
-  // of the interrupted turn), it kept polling after=1 and never showed the answer.
-  it("shows the answer to a message that was still queued at the restart", async () => {
+  // daemon had delivered FEWER messages than it had already seen. Here the chat saw one answer before
+  // the stop (seq 1 of the old life); the turn cut off by the stop runs again after the restart and
+  // the line queued behind it is answered: seqs 1 and 2 of the new life. Polling after=1, the chat
+  // once never showed the first of them.
+  it("shows the answers of the cut-off turn and of the message queued behind it after a restart", async () => {
     const fake = await startFakeChatCompletions()
     cleanup.push(() => fake.close())
-    fake.setDefault({ stall: true }) // the first turn never ends: "two" waits behind it
+    fake.script({ text: "answer zero" })
+    fake.setDefault({ stall: true }) // the next turn never ends: "two" waits behind it
     const port = String(await freePort())
     const first = await startDaemon({
       env: {
@@ -45,32 +47,23 @@ describe("switchboard chat across a restart", () => {
     const { chat, seen } = startChat(first.url, "cli:tester")
     cleanup.push(async () => chat.kill())
     await seen("connected to", "err")
+    chat.stdin.write("zero\n")
+    await seen("answer zero")
     chat.stdin.write("one\n")
-    for (let i = 0; i < 200 && fake.requests.length === 0; i++) await new Promise((r) => setTimeout(r, 25))
-    assert.isAbove(fake.requests.length, 0, "the first turn never reached the model")
+    await waitFor(() => fake.requests.length === 2, "the turn for one is running")
     chat.stdin.write("two\n")
-    let depth: unknown
-    for (let i = 0; i < 200 && depth !== 1; i++) {
-      depth = (await first.json("/status")).body?.queue?.depth
-      if (depth !== 1) await new Promise((r) => setTimeout(r, 25))
-    }
-    assert.strictEqual(depth, 1, "the second line never waited in the queue")
+    await waitFor(async () => (await first.json("/status")).body?.queue?.depth === 1, "two is queued")
     expect0(await first.stop())
-    await seen("restarting") // the interrupted turn's notice, shown (inbox seq 1)
     await seen("lost contact with switchboard", "err")
 
+    // The echo model now: the cut-off turn runs again, then the queued one.
     const second = await startDaemon({ env: { SWITCHBOARD_HTTP_PORT: port }, stateDir: first.stateDir })
     cleanup.push(() => second.stop())
     await seen("reconnected", "err")
-    // The daemon did answer the kept message: it is in the inbox (as seq 1 of the new life)...
-    let inbox: any
-    for (let i = 0; i < 200; i++) {
-      inbox = (await second.json("/v1/inbox/cli:tester?after=0")).body
-      if (inbox.messages.some((m: { text: string }) => m.text === "echo: two")) break
-      await new Promise((r) => setTimeout(r, 25))
-    }
-    assert.deepStrictEqual(inbox.messages.map((m: { seq: number; text: string }) => [m.seq, m.text]), [[1, "echo: two"]])
-    // ...but the chat, still polling after=1, never shows it.
+    await waitFor(async () => (await second.json("/v1/inbox/cli:tester?after=0")).body.messages.length === 2, "both answered")
+    const inbox = (await second.json("/v1/inbox/cli:tester?after=0")).body
+    assert.deepStrictEqual(inbox.messages.map((m: { seq: number; text: string }) => [m.seq, m.text]), [[1, "echo: one"], [2, "echo: two"]])
+    await seen("echo: one")
     await seen("echo: two")
   }, 40_000)
 
