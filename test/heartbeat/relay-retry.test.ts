@@ -71,4 +71,37 @@ describe("relay retries", () => {
       assert.include(inbox, "your build finished", `alice only ever got: ${JSON.stringify(inbox)}`)
     }))
   })
+
+  // The retry must wake the session key whose relay failed, and only it: a retry that dropped the key
+  // (a wake for "whoever has events") would relay bob's events, which nobody asked to relay yet.
+  it.effect("the retried relay keeps its own session key: another chat's pending events stay unrelayed", () => {
+    const relays: Array<string> = []
+    const attempt = { n: 0 }
+    const run = heartbeatGraph((r) => {
+      if (r.relay === undefined) return Effect.succeed("ok")
+      relays.push(r.source)
+      attempt.n++
+      return attempt.n === 1
+        ? Effect.fail(new TurnFailed({ reason: "provider 503", userMessage: "Sorry, the model is unavailable." }))
+        : Effect.succeed("your build finished")
+    }, Duration.minutes(15))
+    return run(Effect.gen(function*() {
+      const events = yield* SystemEvents
+      const wake = yield* HeartbeatWake
+      yield* events.enqueue("http:bob", "nightly report ready", { trusted: true }) // no wake asked for bob
+      yield* events.enqueue("http:alice", "build #7 finished: exit 0", { trusted: true })
+      yield* wake.request({ reason: "exec-event", sessionKey: "http:alice" })
+      yield* TestClock.adjust("250 millis")
+      yield* until(Effect.sync(() => attempt.n === 1), "first relay")
+      const texts = (key: string) => Effect.map(Inbox.use((i) => i.read(key, 0, 0)), (p) => p.messages.map((m) => m.text))
+      for (let i = 0; i < 60 && !(yield* texts("http:alice")).includes("your build finished"); i++) {
+        yield* TestClock.adjust("1 minute")
+        for (let j = 0; j < 100 && !(yield* texts("http:alice")).includes("your build finished"); j++) yield* Effect.yieldNow
+      }
+      assert.include(yield* texts("http:alice"), "your build finished")
+      assert.deepStrictEqual(relays, ["http:alice", "http:alice"])
+      assert.deepStrictEqual(yield* texts("http:bob"), [])
+      assert.deepStrictEqual((yield* events.peek("http:bob")).map((e) => e.text), ["nightly report ready"])
+    }))
+  })
 })
