@@ -3,13 +3,14 @@
 // Router with the request's own source as target. Sessions run side by side up to
 // SWITCHBOARD_MAX_CONCURRENT_TURNS; each stays serial. Messages that arrive meanwhile wait in the
 // queue: nobody is ever told "already processing".
-import { Cause, Clock, Context, Deferred, Duration, Effect, Exit, Fiber, FiberSet, Layer, Metric, Option, Scope, Semaphore, Tracer } from "effect"
+import { Cause, Clock, Context, Deferred, Duration, Effect, Exit, Fiber, FiberSet, Layer, Metric, Option, Scope, Semaphore } from "effect"
 import { parseControl } from "../domain/commands.ts"
 import type { SessionRef } from "../domain/agents.ts"
 import { agentTurnDuration, agentTurns, queueWait, TURN_OUTCOMES, turnDuration, turns } from "../domain/metrics.ts"
-import { type Inbound, isSilent, type OutboundKind } from "../domain/model.ts"
-import { parseTraceparent } from "../domain/traceparent.ts"
+import type { Inbound } from "../domain/model.ts"
 import { CommandQueue, type QueuedItem } from "./CommandQueue.ts"
+import { parentOf, recordQueueWait, requestAttributes } from "./turnTrace.ts"
+import { replyFor, type TurnOutcome } from "./turnOutcome.ts"
 import { Agents } from "../config/Agents.ts"
 import { CurrentSession, withCurrentRequest } from "./CurrentRequest.ts"
 import { GatewayConfig } from "../config/GatewayConfig.ts"
@@ -29,13 +30,6 @@ export interface ActiveTurn {
   readonly session: string
 }
 
-export type TurnOutcome =
-  | { readonly _tag: "Replied"; readonly text: string }
-  | { readonly _tag: "Failed"; readonly reason: string; readonly userMessage: string }
-  | { readonly _tag: "Aborted" }
-  | { readonly _tag: "TimedOut" }
-  | { readonly _tag: "ShutDown" }
-
 export interface DispatcherStats {
   readonly turns: number
   readonly failed: number
@@ -43,42 +37,8 @@ export interface DispatcherStats {
   readonly timedOut: number
 }
 
-export const requestAttributes = (r: Inbound) => ({
-  "switchboard.source": r.source,
-  "switchboard.request_id": r.id,
-  "switchboard.priority": r.priority
-})
-
-const parentOf = (r: Inbound): Tracer.AnySpan | undefined => {
-  const ids = parseTraceparent(r.traceparent)
-  return ids && Tracer.externalSpan(ids)
-}
-
 /** Called after each turn, before its queue item is completed (e.g. to consume relayed events). */
 export type TurnListener = (request: Inbound, outcome: TurnOutcome) => Effect.Effect<void>
-
-/**
- * The time an item spent queued, as a span after the fact (a span cannot cross the queue; its
- * start time can). A sibling of the dispatch span under the request's inbound span.
- */
-const recordQueueWait = (item: QueuedItem, startedAt: number) =>
-  Effect.gen(function*() {
-    const tracer = yield* Effect.tracer
-    const current = yield* Effect.currentSpan.pipe(Effect.option)
-    const parent = Option.orElse(Option.fromNullishOr(parentOf(item.request)), () => current)
-    const span = tracer.span({
-      name: "queue.wait",
-      parent,
-      annotations: Context.empty(),
-      links: [],
-      startTime: BigInt(item.enqueuedAt) * 1_000_000n,
-      kind: "internal",
-      root: Option.isNone(parent),
-      sampled: Option.match(current, { onNone: () => true, onSome: (s) => s.sampled })
-    })
-    for (const [k, v] of Object.entries(requestAttributes(item.request))) span.attribute(k, v)
-    span.end(BigInt(startedAt) * 1_000_000n, Exit.void)
-  })
 
 export class Dispatcher extends Context.Service<Dispatcher, {
   /** The longest-running turn, if any (every session's own: Sessions). */
@@ -147,26 +107,6 @@ export class Dispatcher extends Context.Service<Dispatcher, {
         )
       }
 
-      const replyFor = (request: Inbound, outcome: TurnOutcome): { kind: OutboundKind; text: string } | undefined => {
-        switch (outcome._tag) {
-          case "Replied":
-            return isSilent(outcome.text)
-              ? undefined
-              : { kind: request.relay !== undefined ? "relay" : "reply", text: outcome.text }
-          case "Failed":
-            return { kind: "error", text: outcome.userMessage }
-          case "Aborted":
-            return { kind: "error", text: "Stopped." }
-          case "TimedOut":
-            return {
-              kind: "error",
-              text: `That took longer than ${Duration.format(turnTimeout)} and was stopped.`
-            }
-          case "ShutDown":
-            return undefined // handled before: it runs again at the next start
-        }
-      }
-
       /** The reply, the request log, the listeners, then the queue forgets the item. */
       const conclude = (item: QueuedItem, outcome: TurnOutcome) =>
         Effect.gen(function*() {
@@ -177,7 +117,7 @@ export class Dispatcher extends Context.Service<Dispatcher, {
             yield* requests.failed(request.id, "switchboard stopped during this turn; it runs again at the next start")
             return yield* queue.putBack(item)
           }
-          const reply = replyFor(request, outcome)
+          const reply = replyFor(request, outcome, turnTimeout)
           if (reply !== undefined) {
             // The Router logs and counts failed deliveries; a crashing sender must not stop the queue.
             // Committing the reply to the outbox removes the request from the store, in one transaction.
