@@ -6,7 +6,6 @@
 // Replaceable in place (reload, SIGHUP): each runner lives in its own scope. Its finalizer
 // interrupts only its own interval fiber and uninstalls only its own wake handler, so a stale owner
 // closing late cannot stop its successor ("scheduler silently stops after 1–3 hours").
-import { randomUUID } from "node:crypto"
 import {
   Clock,
   ConfigProvider,
@@ -20,41 +19,31 @@ import {
   Layer,
   Metric,
   Schedule,
-  Schema,
   Scope,
   Semaphore
 } from "effect"
-import { heartbeatLastTick, heartbeatTicks, relays, relaysQueued } from "./metrics.ts"
-import { formatRelayPrompt } from "./relayPrompt.ts"
+import { heartbeatLastTick, heartbeatTicks } from "./metrics.ts"
+import { makeRelays } from "./relays.ts"
 import {
   checkSettings,
   describeSettings,
   type HeartbeatSettings,
   HeartbeatSettingsInvalid
 } from "./settings.ts"
-import { judgeTripwire, readTripwireSync, tripwirePath, writeTripwireSync } from "./tripwire.ts"
+import { judgeTripwire, readTripwireSync, tripwirePath } from "./tripwire.ts"
+import { type TripwireWriteFailed, writeTripwireFile } from "./tripwireWrite.ts"
 import { judgeTurn } from "./turnHealth.ts"
 import { firstTickDelay, sameSlot } from "./tickPolicy.ts"
-import { relayRetryDelay } from "./wakePolicy.ts"
 import { CommandQueue } from "../core/CommandQueue.ts"
 import { Dispatcher } from "../core/Dispatcher.ts"
 import { ConfigSchema, GatewayConfig } from "../config/GatewayConfig.ts"
-import { type Wake, type WakeOutcome, HeartbeatWake } from "./HeartbeatWake.ts"
+import { HeartbeatWake } from "./HeartbeatWake.ts"
 import { Intake } from "../core/Intake.ts"
 import { Router } from "../core/Router.ts"
 import { Status } from "../core/Status.ts"
 import { SystemEvents } from "./SystemEvents.ts"
 import { supervised } from "../core/supervised.ts"
 import { Persistence } from "../store/Persistence.ts"
-
-export class TripwireWriteFailed extends Schema.TaggedError<TripwireWriteFailed>()("TripwireWriteFailed", {
-  path: Schema.String,
-  reason: Schema.String
-}) {
-  override get message() {
-    return `cannot write the tripwire ${this.path}: ${this.reason}`
-  }
-}
 
 /** In-process state only: no tool calls, no network, no prompts. */
 export interface HealthSnapshot {
@@ -85,12 +74,6 @@ export interface RunnerOptions {
   /** How reload re-reads the settings (default: the heartbeat section from the ConfigProvider). */
   readonly loadSettings?: Effect.Effect<HeartbeatSettings, HeartbeatSettingsInvalid> | undefined
 }
-
-const writeTripwireFile = (stateDir: string, at: number) =>
-  Effect.try({
-    try: () => writeTripwireSync(stateDir, at),
-    catch: (e) => new TripwireWriteFailed({ path: tripwirePath(stateDir), reason: (e as Error).message })
-  })
 
 const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString())
 
@@ -144,9 +127,6 @@ export class HeartbeatRunner extends Context.Service<HeartbeatRunner, {
           snapshot: undefined as HealthSnapshot | undefined
         }
         const liveRunners = new Set<number>()
-        const relaysInFlight = new Map<string, string>() // session key → relay request id
-        const relayCounts = { sent: 0, replied: 0, failed: 0 }
-        const relayFailures = new Map<string, number>() // session key → failed relays in a row
         for (const outcome of ["ok", "failed"]) {
           yield* Metric.update(Metric.withAttributes(heartbeatTicks, { outcome }), 0) // series from the start
         }
@@ -222,81 +202,9 @@ export class HeartbeatRunner extends Context.Service<HeartbeatRunner, {
             Effect.annotateLogs({ heartbeatRunner: generation })
           )
 
-        const handleWake = (wake: Wake): Effect.Effect<WakeOutcome> =>
-          Effect.gen(function*() {
-            const key = wake.sessionKey
-            // Without a key there is nobody to relay to; the interval's own work never needs a wake.
-            if (key === undefined) return "Skipped"
-            // One relay per key at a time; the retry brings the events that arrive meanwhile.
-            if (relaysInFlight.has(key)) return "Busy"
-            const pending = yield* events.peek(key)
-            if (pending.length === 0) return "Skipped"
-            const id = `relay-${randomUUID()}`
-            relaysInFlight.set(key, id)
-            const submitted = yield* intake.submit({
-              id,
-              source: key,
-              text: formatRelayPrompt(key, pending),
-              priority: "relay",
-              relay: { sessionKey: key, eventIds: pending.map((e) => e.id) }
-            }).pipe(Effect.result)
-            if (submitted._tag === "Failure" || submitted.success._tag !== "Queued") {
-              relaysInFlight.delete(key)
-              if (submitted._tag === "Failure" && submitted.failure._tag === "Unbound") {
-                // No agent serves that chat: retrying cannot help; the events stay pending.
-                yield* Effect.logWarning("relay not queued: no agent is bound to its chat").pipe(Effect.annotateLogs({ sessionKey: key }))
-                return "Skipped"
-              }
-              if (submitted._tag === "Failure") {
-                yield* Effect.logWarning("relay not queued; will retry").pipe(Effect.annotateLogs({ reason: submitted.failure.message }))
-                return "Busy"
-              }
-              return "Skipped"
-            }
-            relayCounts.sent++
-            yield* Metric.update(relaysQueued, 1)
-            yield* Effect.logInfo("relay queued").pipe(
-              Effect.annotateLogs({ requestId: id, events: pending.length, reason: wake.reason })
-            )
-            return "Ran"
-          }).pipe(Effect.annotateLogs({ source: wake.sessionKey ?? "", wakeReason: wake.reason }))
-
-        // Consume what a relay showed only once it replied; a failed relay keeps its events.
+        const relaysPart = makeRelays({ intake, events, wake, retryDelay: () => state.settings.retryDelay })
         // Registered for the layer's life, so relays survive a runner replacement.
-        yield* dispatcher.onTurnFinished((request, outcome) =>
-          Effect.gen(function*() {
-            const relay = request.relay
-            if (relay === undefined) return
-            if (relaysInFlight.get(relay.sessionKey) === request.id) relaysInFlight.delete(relay.sessionKey)
-            if (outcome._tag === "Replied") {
-              yield* events.consume(relay.sessionKey, relay.eventIds)
-              relayFailures.delete(relay.sessionKey)
-              relayCounts.replied++
-            } else {
-              relayCounts.failed++
-              // Nothing else would wake this chat again: retry the relay with a backoff, unless a
-              // person stopped it or the daemon is stopping. After the last try the events wait
-              // for the next wake (a new event, a manual wake).
-              const failures = (relayFailures.get(relay.sessionKey) ?? 0) + 1
-              const retry = outcome._tag === "Failed" || outcome._tag === "TimedOut"
-                ? relayRetryDelay(failures, state.settings.retryDelay)
-                : undefined
-              if (retry === undefined) relayFailures.delete(relay.sessionKey)
-              else relayFailures.set(relay.sessionKey, failures)
-              yield* Effect.logWarning(
-                retry === undefined
-                  ? "relay turn did not complete; its events stay for the next wake"
-                  : `relay turn did not complete; retrying in ${Duration.format(retry)}`
-              ).pipe(
-                Effect.annotateLogs({ requestId: request.id, source: relay.sessionKey, outcome: outcome._tag, failures })
-              )
-              if (retry !== undefined) {
-                yield* wake.request({ reason: "retry", sessionKey: relay.sessionKey, coalesce: retry })
-              }
-            }
-            yield* Metric.update(Metric.withAttributes(relays, { outcome: outcome._tag }), 1)
-          })
-        )
+        yield* dispatcher.onTurnFinished(relaysPart.onTurnFinished)
 
         const start = (owner: Scope.Scope, settings: HeartbeatSettings) =>
           Effect.gen(function*() {
@@ -311,7 +219,7 @@ export class HeartbeatRunner extends Context.Service<HeartbeatRunner, {
               intervalLoop(settings.every, generation).pipe(supervised({ name: "heartbeat interval" }))
             )
             yield* Scope.addFinalizer(owner, Fiber.interrupt(fiber))
-            yield* wake.install(handleWake, { coalesce: settings.coalesce, retryDelay: settings.retryDelay }).pipe(
+            yield* wake.install(relaysPart.handleWake, { coalesce: settings.coalesce, retryDelay: settings.retryDelay }).pipe(
               Scope.provide(owner)
             )
             yield* Effect.logInfo("heartbeat runner started").pipe(
@@ -347,7 +255,7 @@ export class HeartbeatRunner extends Context.Service<HeartbeatRunner, {
           tickFailures: state.tickFailures,
           generation: state.generation,
           liveRunners: liveRunners.size,
-          relaysInFlight: [...relaysInFlight.keys()]
+          relaysInFlight: relaysPart.inFlight()
         }))
 
         yield* status.contribute(
@@ -368,7 +276,7 @@ export class HeartbeatRunner extends Context.Service<HeartbeatRunner, {
               liveRunners: liveRunners.size,
               health: state.snapshot ?? null,
               wake: yield* wake.stats,
-              relays: { inFlight: [...relaysInFlight.keys()], ...relayCounts },
+              relays: { inFlight: relaysPart.inFlight(), ...relaysPart.counts() },
               systemEvents: yield* events.stats
             }
           })
