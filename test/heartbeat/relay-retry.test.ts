@@ -40,19 +40,28 @@ describe("relay retries", () => {
       body.pipe(Effect.provide(layer), Effect.ensuring(Effect.sync(() => rmSync(stateDir, { recursive: true, force: true }))))
   }
 
+  /** A session whose first relay turn fails (the model is down) and whose later ones answer. */
+  const failFirstRelay = () => {
+    const attempt = { n: 0 }
+    const relays: Array<string> = []
+    const reply = (r: Inbound): Effect.Effect<string, TurnFailed> => {
+      if (r.relay === undefined) return Effect.succeed("ok")
+      relays.push(r.source)
+      attempt.n++
+      return attempt.n === 1
+        ? Effect.fail(new TurnFailed({ reason: "provider 503", userMessage: "Sorry, the model is unavailable." }))
+        : Effect.succeed("your build finished")
+    }
+    return { attempt, relays, reply }
+  }
+
   // When a relay turn failed, its events stayed in SystemEvents "for the next wake", but nothing once
   // requested that wake: the interval tick never looks at pending events and no retry was scheduled.
   // Unless another event arrived for the same chat, the exec result was never relayed (invariants 4
   // and 5: a wake must not be lost).
   it.effect("an exec result whose relay failed once is relayed later without needing another event", () => {
-    const attempt = { n: 0 }
-    const run = heartbeatGraph((r) => {
-      if (r.relay === undefined) return Effect.succeed("ok")
-      attempt.n++
-      return attempt.n === 1
-        ? Effect.fail(new TurnFailed({ reason: "provider 503", userMessage: "Sorry, the model is unavailable." }))
-        : Effect.succeed("your build finished")
-    }, Duration.minutes(15))
+    const { attempt, reply } = failFirstRelay()
+    const run = heartbeatGraph(reply, Duration.minutes(15))
     return run(Effect.gen(function*() {
       const events = yield* SystemEvents
       const wake = yield* HeartbeatWake
@@ -75,16 +84,8 @@ describe("relay retries", () => {
   // The retry must wake the session key whose relay failed, and only it: a retry that dropped the key
   // (a wake for "whoever has events") would relay bob's events, which nobody asked to relay yet.
   it.effect("the retried relay keeps its own session key: another chat's pending events stay unrelayed", () => {
-    const relays: Array<string> = []
-    const attempt = { n: 0 }
-    const run = heartbeatGraph((r) => {
-      if (r.relay === undefined) return Effect.succeed("ok")
-      relays.push(r.source)
-      attempt.n++
-      return attempt.n === 1
-        ? Effect.fail(new TurnFailed({ reason: "provider 503", userMessage: "Sorry, the model is unavailable." }))
-        : Effect.succeed("your build finished")
-    }, Duration.minutes(15))
+    const { attempt, relays, reply } = failFirstRelay()
+    const run = heartbeatGraph(reply, Duration.minutes(15))
     return run(Effect.gen(function*() {
       const events = yield* SystemEvents
       const wake = yield* HeartbeatWake

@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net"
 import { Effect } from "effect"
 import { type FakeGateway, makeGateway } from "./fakeDiscordGateway.ts"
+import { makeWatch } from "./watch.ts"
 
 export const DISCORD_TOKEN = "fake-discord-token.abc.def"
 export const BOT = { id: "900", username: "switchboard", bot: true } as const
@@ -131,10 +132,10 @@ export const fakeDiscord = Effect.acquireRelease(
     const ephemerals: FakeDiscord["ephemerals"] = []
     const commands: FakeDiscord["commands"] = []
     const scripts: Array<{ method: string; path: RegExp; failure: ScriptedFailure; times: number }> = []
-    const watchers = new Set<() => void>()
-    const changed = () => {
-      for (const w of [...watchers]) w()
-    }
+    const watch = makeWatch(() =>
+      `requests: ${JSON.stringify(calls.map((c) => `${c.method} ${c.path}`))}\ngateway: ${JSON.stringify(gateway.stats)}`
+    )
+    const changed = watch.notify
     const log = (id: string) => {
       let list = channels.get(id)
       if (list === undefined) channels.set(id, list = [])
@@ -345,27 +346,7 @@ export const fakeDiscord = Effect.acquireRelease(
       botTexts: (channelId) => log(channelId).filter((m) => m.author.id === BOT.id).map((m) => m.content),
       callsTo: (method, pattern) => calls.filter((c) => c.method === method && pattern.test(c.path)),
       fail: (method, path, failure, times = 1) => void scripts.push({ method, path, failure, times }),
-      waitFor: (label, predicate, timeoutMs = 10_000) =>
-        Effect.callback<void>((resume) => {
-          const check = () => {
-            if (!predicate()) return
-            cleanup()
-            resume(Effect.void)
-          }
-          const timer = setTimeout(() => {
-            cleanup()
-            resume(Effect.die(new Error(`timed out after ${timeoutMs} ms waiting for: ${label}\nrequests: ${
-              JSON.stringify(calls.map((c) => `${c.method} ${c.path}`))
-            }\ngateway: ${JSON.stringify(gateway.stats)}`)))
-          }, timeoutMs)
-          const cleanup = () => {
-            clearTimeout(timer)
-            watchers.delete(check)
-          }
-          watchers.add(check)
-          check()
-          return Effect.sync(cleanup)
-        })
+      waitFor: (label, predicate, timeoutMs = 10_000) => watch.waitFor(label, predicate, timeoutMs)
     }
 
     server.listen(0, "127.0.0.1", () => {

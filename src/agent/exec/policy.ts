@@ -4,7 +4,7 @@
 // people list most get deny rules for the arguments that run other commands. Pure.
 
 /** Programs whose purpose is to run other programs or code: allowing one allows everything. */
-const LAUNCHERS = new Set([
+const LAUNCHERS: ReadonlyArray<string> = [
   // shells
   "sh", "bash", "dash", "zsh", "ksh", "mksh", "csh", "tcsh", "fish", "ash", "busybox", "rbash", "pwsh", "powershell",
   // launchers and wrappers
@@ -16,7 +16,7 @@ const LAUNCHERS = new Set([
   "node", "nodejs", "deno", "bun", "python", "python2", "python3", "pypy", "pypy3", "perl", "ruby", "irb", "php", "lua",
   "luajit", "tclsh", "wish", "R", "Rscript", "julia", "java", "jshell", "groovy", "scala", "osascript", "awk", "gawk", "mawk",
   "nawk", "sed", "ed", "ex", "vi", "vim", "nvim", "emacs", "less", "more", "man", "tar", "zip", "rsync", "scp", "sftp"
-])
+]
 
 /** `python3.11`, `perl5.36`, `node24`: the same interpreter under a versioned name. */
 const VERSIONED = /^(?:python|pypy|perl|ruby|php|lua|node|tclsh|wish|pwsh)[0-9.]+$/
@@ -26,7 +26,7 @@ export const baseName = (program: string): string => program.slice(program.lastI
 
 export const isLauncher = (program: string): boolean => {
   const name = baseName(program)
-  return LAUNCHERS.has(name) || VERSIONED.test(name)
+  return LAUNCHERS.includes(name) || VERSIONED.test(name)
 }
 
 /** One deny rule: `program` (a file name) refuses any argument `pattern` matches. */

@@ -27,9 +27,9 @@ export class SlackNotConfigured extends Schema.TaggedError<SlackNotConfigured>()
 export type Payload = Readonly<Record<string, unknown>>
 
 /** Slack errors that a later attempt may get past; every other platform error is permanent. */
-const TEMPORARY = new Set(["ratelimited", "unreachable", "internal_error", "fatal_error", "service_unavailable", "request_timeout", "timeout"])
+const TEMPORARY: ReadonlyArray<string> = ["ratelimited", "unreachable", "internal_error", "fatal_error", "service_unavailable", "request_timeout", "timeout"]
 
-export const isTemporary = (e: SlackApiError) => TEMPORARY.has(e.error) || /^http_5\d\d$/.test(e.error)
+export const isTemporary = (e: SlackApiError) => TEMPORARY.includes(e.error) || /^http_5\d\d$/.test(e.error)
 
 export class SlackApi extends Context.Service<SlackApi, {
   /** Call a Web API method with the bot token; the result is Slack's response, still to be decoded. */
