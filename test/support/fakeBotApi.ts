@@ -2,6 +2,8 @@
 // getUpdates long-polls and honours offset (updates below it are confirmed and gone) and timeout;
 // sendMessage & co. answer like Telegram. Every call is recorded. Tests push updates and script
 // failures (429 with retry_after, 400 "can't parse entities", 403 "bot was blocked", …).
+// Like Telegram, a getUpdates that arrives while another is open ends the earlier one with 409
+// "terminated by other getUpdates request": two pollers of one bot show up as conflicts, counted.
 import { createServer, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { Effect } from "effect"
@@ -38,6 +40,10 @@ export interface FakeBotApi {
   readonly callsOf: (method: string, chatId?: number) => Array<ApiCall>
   /** Texts sent with sendMessage to `chatId` (and topic), in order. */
   readonly texts: (chatId: number, threadId?: number) => Array<string>
+  /** Earlier getUpdates ended with 409 because another one came in while they were open. */
+  readonly conflicts: () => number
+  /** The most getUpdates open at once (the newcomer included): 1 when one poller at a time. */
+  readonly maxPollsInFlight: () => number
   /** Resolves once `predicate` holds (checked at every call and push); fails after `timeoutMs`. */
   readonly waitFor: (label: string, predicate: () => boolean, timeoutMs?: number) => Effect.Effect<void>
 }
@@ -86,6 +92,9 @@ const send = (res: ServerResponse, status: number, body: unknown) => {
   res.end(JSON.stringify(body))
 }
 
+export const CONFLICT_DESCRIPTION =
+  "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
+
 const failureBody = (f: ScriptedFailure) => ({
   ok: false,
   error_code: f.code,
@@ -104,6 +113,9 @@ export const fakeBotApi = Effect.acquireRelease(
     const pollers = new Set<() => void>()
     const holds: Array<{ method: string; times: number }> = []
     const held: Array<{ method: string; answer: () => void }> = []
+    const openPolls = new Set<ServerResponse>()
+    let conflicts = 0
+    let maxPollsInFlight = 0
     const watch = makeWatch(() =>
       `calls: ${JSON.stringify(calls.map((c) => [c.method, c.payload["chat_id"], c.payload["text"] ?? c.payload["offset"]]))}`
     )
@@ -166,6 +178,26 @@ export const fakeBotApi = Effect.acquireRelease(
       }
     }
 
+    /** Count the open getUpdates; end the earlier ones as Telegram does. */
+    const poll = (res: ServerResponse) => {
+      const before = [...openPolls]
+      openPolls.add(res)
+      const done = () => openPolls.delete(res)
+      res.once("finish", done)
+      res.once("close", done)
+      // A moment later, once the close of a request its client aborted has arrived: a poller that
+      // gives up its long poll and asks again (a stop's confirming call) is not a second poller.
+      setTimeout(() => {
+        const earlier = before.filter((r) => openPolls.has(r) && !r.writableEnded && !r.destroyed)
+        maxPollsInFlight = Math.max(maxPollsInFlight, earlier.length + 1)
+        for (const r of earlier) {
+          conflicts++
+          send(r, 409, { ok: false, error_code: 409, description: CONFLICT_DESCRIPTION })
+        }
+        if (earlier.length > 0) notify()
+      }, 50).unref()
+    }
+
     const server = createServer((req, res) => {
       const chunks: Array<Buffer> = []
       req.on("data", (c: Buffer) => chunks.push(c))
@@ -182,6 +214,7 @@ export const fakeBotApi = Effect.acquireRelease(
           return send(res, 400, { ok: false, error_code: 400, description: "Bad Request: invalid JSON" })
         }
         calls.push({ method: m[2]!, payload, at: Date.now() })
+        if (m[2] === "getUpdates") poll(res)
         answer(m[2]!, payload, res)
         notify()
       })
@@ -216,6 +249,8 @@ export const fakeBotApi = Effect.acquireRelease(
         calls
           .filter((c) => c.method === "sendMessage" && c.payload["chat_id"] === chatId && c.payload["message_thread_id"] === threadId)
           .map((c) => String(c.payload["text"])),
+      conflicts: () => conflicts,
+      maxPollsInFlight: () => maxPollsInFlight,
       waitFor: watch.waitFor
     }
 
