@@ -15,6 +15,7 @@ const FLOORS: Record<string, number> = {
   checks: 6,
   channels: 7,
   cli: 7,
+  cluster: 7,
   layers: 8,
   "main.ts": 9,
   "entry.ts": 10

@@ -3,6 +3,7 @@
 import { Config, ConfigProvider, Context, Effect, Layer, Option, Redacted, Schema } from "effect"
 import { AgentsConfig } from "./agentsFile.ts"
 import { ChecksConfig } from "./checks.ts"
+import { clusterConfig } from "./cluster.ts"
 import { DashboardConfig } from "./dashboard.ts"
 import { DiscordConfig } from "./discord.ts"
 import { redisConfig } from "./redis.ts"
@@ -96,6 +97,7 @@ export const ConfigSchema = Config.all({
   discord: DiscordConfig,
   slack: slackSettings,
   redis: redisConfig,
+  cluster: clusterConfig,
   checks: ChecksConfig,
   dashboard: DashboardConfig,
   otel: OtelConfig,

@@ -17,7 +17,8 @@ export interface ChannelTraits {
 /** Plain text, no limit, no buttons: what the agent assumes of a source no channel claims. */
 export const PLAIN_TRAITS: ChannelTraits = { renders: "plain text", maxChars: Number.POSITIVE_INFINITY, buttons: false }
 
-export type ChannelState = "starting" | "up" | "failing" | "stopped"
+/** `standby`: cluster mode, another daemon runs this channel's receiver; this one still sends. */
+export type ChannelState = "starting" | "up" | "standby" | "failing" | "stopped"
 
 export interface ChannelReport {
   readonly name: string
@@ -35,6 +36,8 @@ export interface ChannelLifeHandle {
   readonly name: string
   /** Receiving: polls answer, the socket is connected, the webhook is set. */
   readonly up: Effect.Effect<void>
+  /** Another daemon of the cluster receives for this channel; this one sends. */
+  readonly standby: Effect.Effect<void>
   /** Not receiving right now (it keeps trying); `reason` shows in /status and /health. */
   readonly failing: (reason: string) => Effect.Effect<void>
   /** Being started again after a failure (counted; it stays `failing` until `up`). */
@@ -78,6 +81,7 @@ export class Channels extends Context.Service<Channels, {
         return {
           name,
           up: set(entry, "up"),
+          standby: set(entry, "standby"),
           failing: (reason: string) => set(entry, "failing", reason),
           // Counted; the state stays what it was (failing) until the channel says it is up again, so
           // a channel that crashes over and over cannot look like one that is just starting.

@@ -51,6 +51,11 @@ export class Dispatcher extends Context.Service<Dispatcher, {
   /** Interrupt the running turns (only those serving `source`, when given). True if one was stopped. */
   readonly abort: (source?: string) => Effect.Effect<boolean>
   readonly stats: Effect.Effect<DispatcherStats>
+  /**
+   * Cluster mode: run one request now, outside the local queue (its session's entity mailbox made it
+   * this session's turn). Interrupted when this daemon stops: the cluster runs it again elsewhere.
+   */
+  readonly runNow: (request: Inbound) => Effect.Effect<TurnOutcome["_tag"]>
 }>()("switchboard/Dispatcher") {
   /**
    * Drains the dispatcher first when the daemon stops, while channels can still deliver. Compose it
@@ -107,15 +112,29 @@ export class Dispatcher extends Context.Service<Dispatcher, {
         )
       }
 
-      /** The reply, the request log, the listeners, then the queue forgets the item. */
-      const conclude = (item: QueuedItem, outcome: TurnOutcome) =>
+      /** Where an item came from: the local queue, or a cluster entity's mailbox (which keeps it). */
+      interface Holder {
+        readonly putBack: (item: QueuedItem) => Effect.Effect<void>
+        readonly complete: (item: QueuedItem) => Effect.Effect<void>
+      }
+      const local: Holder = { putBack: queue.putBack, complete: queue.complete }
+      // Stopping: the entity's message must stay unprocessed in the cluster's storage, so its handler
+      // never returns; the cluster interrupts it when this runner lets its shards go, and the next
+      // owner runs it again. `done` tells drain this item needs nothing more from it.
+      const mailbox = (done: Deferred.Deferred<void>): Holder => ({
+        putBack: () => Effect.andThen(Deferred.succeed(done, undefined), Effect.never),
+        complete: () => Effect.void
+      })
+
+      /** The reply, the request log, the listeners, then the holder forgets the item. */
+      const conclude = (item: QueuedItem, outcome: TurnOutcome, holder: Holder) =>
         Effect.gen(function*() {
           const request = item.request
           if (outcome._tag === "ShutDown") {
             // Cut off by a stop: like a crash, the request stays in the store and runs again at the
             // next start. Nothing is said now; the sender gets the reply of that run.
             yield* requests.failed(request.id, "switchboard stopped during this turn; it runs again at the next start")
-            return yield* queue.putBack(item)
+            return yield* holder.putBack(item)
           }
           const reply = replyFor(request, outcome, turnTimeout)
           if (reply !== undefined) {
@@ -135,11 +154,11 @@ export class Dispatcher extends Context.Service<Dispatcher, {
               Effect.catchCause((cause) => Effect.logError("turn listener failed", cause))
             )
           }
-          yield* queue.complete(item)
+          yield* holder.complete(item)
         })
 
       /** One turn in its open session (the session's permit is held by the caller). */
-      const turnIn = (item: QueuedItem, ref: SessionRef, session: Session["Service"]) => {
+      const turnIn = (item: QueuedItem, ref: SessionRef, session: Session["Service"], holder: Holder) => {
         const request = item.request
         return Effect.gen(function*() {
           const startedAt = yield* Clock.currentTimeMillis
@@ -184,29 +203,24 @@ export class Dispatcher extends Context.Service<Dispatcher, {
           yield* Metric.update(Metric.withAttributes(agentTurns, { agent: ref.agent, outcome: outcome._tag }), 1)
           yield* Effect.annotateCurrentSpan("switchboard.outcome", outcome._tag)
           yield* Effect.logInfo("turn finished").pipe(Effect.annotateLogs({ outcome: outcome._tag, durationMs }))
-          yield* conclude(item, outcome)
+          yield* conclude(item, outcome, holder)
+          return outcome._tag
         }).pipe(Effect.provideService(CurrentSession, ref))
       }
 
-      const handle = (item: QueuedItem) => {
+      const handle = (item: QueuedItem, holder: Holder = local) => {
         const request = item.request
         const ref = sessions.refOf(request)
+        const failed = (reason: string, userMessage: string) =>
+          Effect.as(conclude(item, { _tag: "Failed", reason, userMessage }, holder), "Failed" as const)
         return (ref === undefined
           // Kept from a run whose agents file bound its source; no agent serves it now.
-          ? conclude(item, {
-            _tag: "Failed",
-            reason: "unbound",
-            userMessage: `No agent is bound to ${request.source} any more; this was not answered.`
-          })
-          : sessions.withSession(ref, (open) => turnIn(item, ref, open.session)).pipe(
+          ? failed("unbound", `No agent is bound to ${request.source} any more; this was not answered.`)
+          : sessions.withSession(ref, (open) => turnIn(item, ref, open.session, holder)).pipe(
             Effect.catchTag("SessionUnavailable", (e) =>
               Effect.logError("session unavailable").pipe(
                 Effect.annotateLogs({ error: e.message }),
-                Effect.andThen(conclude(item, {
-                  _tag: "Failed",
-                  reason: e.message,
-                  userMessage: "I could not open this conversation (the daemon log has the details)."
-                }))
+                Effect.andThen(failed(e.message, "I could not open this conversation (the daemon log has the details)."))
               ))
           )).pipe(
             withCurrentRequest(request),
@@ -306,6 +320,26 @@ export class Dispatcher extends Context.Service<Dispatcher, {
           return Effect.as(Effect.forEach(targets, (a) => Fiber.interrupt(a.fiber), { concurrency: "unbounded", discard: true }), true)
         })
 
+      const runNow = (request: Inbound) =>
+        Effect.gen(function*() {
+          if (state.stopping) return yield* Effect.never
+          // This daemon may not be the one that accepted it: its record starts here too.
+          yield* requests.queued(request)
+          const done = yield* Deferred.make<void>()
+          return yield* slots.withPermits(1)(
+            Effect.suspend(() => {
+              state.handling.add(done)
+              return handle({ request, seq: -1, enqueuedAt: request.receivedAt }, mailbox(done))
+            }).pipe(
+              Effect.catchCause((cause) =>
+                Cause.hasInterruptsOnly(cause)
+                  ? Effect.interrupt
+                  : Effect.as(Effect.logError("dispatch crashed", cause), "Failed" as const)
+              )
+            )
+          ).pipe(Effect.ensuring(Effect.andThen(Deferred.succeed(done, undefined), Effect.sync(() => state.handling.delete(done)))))
+        })
+
       const onTurnFinished = (listener: TurnListener) =>
         Effect.acquireRelease(
           Effect.sync(() => listeners.add(listener)),
@@ -321,7 +355,8 @@ export class Dispatcher extends Context.Service<Dispatcher, {
           return a && publicTurn(a)
         }),
         abort,
-        stats: Effect.sync(() => ({ ...counters }))
+        stats: Effect.sync(() => ({ ...counters })),
+        runNow
       })
     })
   )

@@ -3,7 +3,7 @@
 // behind the turn it is meant to stop, so it never enters the queue.
 import { Clock, Context, Effect, FiberSet, Layer, Option } from "effect"
 import { parseControl } from "../domain/commands.ts"
-import { type QueueFull, ShuttingDown, Unbound } from "../domain/errors.ts"
+import { type HandoffFailed, type QueueFull, ShuttingDown, Unbound } from "../domain/errors.ts"
 import { formatStatus } from "../domain/formatStatus.ts"
 import type { Inbound, Priority } from "../domain/model.ts"
 import { formatTraceparent } from "../domain/traceparent.ts"
@@ -15,6 +15,7 @@ import { Questions } from "./Questions.ts"
 import { RequestLog } from "./RequestLog.ts"
 import { Router } from "./Router.ts"
 import { Status } from "./Status.ts"
+import { TurnHandoff } from "./TurnHandoff.ts"
 
 export interface Submission {
   readonly id: string
@@ -37,7 +38,7 @@ export type SubmitResult =
   }
 
 export class Intake extends Context.Service<Intake, {
-  readonly submit: (submission: Submission) => Effect.Effect<SubmitResult, QueueFull | ShuttingDown | Unbound>
+  readonly submit: (submission: Submission) => Effect.Effect<SubmitResult, QueueFull | ShuttingDown | Unbound | HandoffFailed>
   /**
    * At a stop: interrupt answers still being delivered (a 429's retry-after can be long); the
    * answer is in the store's outbox already (write-ahead), so the next start sends it.
@@ -55,6 +56,8 @@ export class Intake extends Context.Service<Intake, {
       const status = yield* Status
       // Optional: with the agent's `ask`, the next message from a chat with a pending question answers it.
       const questions = yield* Effect.serviceOption(Questions)
+      // Cluster mode: the session's own daemon runs the turn; the request is stored in the cluster.
+      const handoff = yield* Effect.serviceOption(TurnHandoff)
 
       // Answers of our own are delivered in the background: a channel that is slow to take them
       // (a Telegram 429) must not hold up its caller (Telegram's poll loop serves every chat).
@@ -79,7 +82,8 @@ export class Intake extends Context.Service<Intake, {
         // answers do not go through the queue, so they are checked (and remembered) here too.
         if (yield* queue.isDuplicate(s.id)) return { _tag: "Duplicate", id: s.id } as const
         // A source no agent serves is refused before anything else, commands included.
-        if (agents.resolve(s.source) === undefined) return yield* new Unbound({ source: s.source })
+        const ref = agents.resolve(s.source)
+        if (ref === undefined) return yield* new Unbound({ source: s.source })
         const control = parseControl(s.text)
         const priority: Priority = control !== undefined ? "command" : s.priority ?? "human"
         const span = yield* Effect.currentSpan.pipe(Effect.option)
@@ -113,6 +117,16 @@ export class Intake extends Context.Service<Intake, {
           }
         }
         if (yield* dispatcher.stopping) return yield* new ShuttingDown()
+        if (Option.isSome(handoff)) {
+          // Acknowledged once the cluster has stored it; a repeat of the id is answered once (its primary key).
+          yield* handoff.value.send(request, ref.key)
+          yield* queue.remember(request.id)
+          yield* requests.queued(request)
+          yield* Effect.logInfo("request handed to its session").pipe(
+            Effect.annotateLogs({ requestId: request.id, source: request.source, session: ref.key, priority })
+          )
+          return { _tag: "Queued", id: request.id } as const
+        }
         const result = yield* queue.offer(request, requests.queued(request))
         if (result._tag === "Duplicate") return { _tag: "Duplicate", id: request.id } as const
         yield* Effect.logInfo("request queued").pipe(

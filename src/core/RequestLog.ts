@@ -9,6 +9,7 @@ import { GatewayConfig } from "../config/GatewayConfig.ts"
 import { memoryDropped } from "../domain/metrics.ts"
 import type { Inbound } from "../domain/model.ts"
 import { byteSize, truncateStored } from "../domain/truncate.ts"
+import { SharedRequests } from "./SharedRequests.ts"
 
 export type RequestStatus = "queued" | "running" | "done" | "failed"
 
@@ -42,6 +43,9 @@ export class RequestLog extends Context.Service<RequestLog, {
     Effect.gen(function*() {
       // Optional: without a store (unit tests) finished records live in memory only.
       const store = yield* Effect.serviceOption(Store)
+      // Cluster mode: another daemon may run the turn, so records are also shared through Postgres.
+      const shared = yield* Effect.serviceOption(SharedRequests)
+      const share = (record: RequestRecord) => shared._tag === "None" ? Effect.void : shared.value.write(record)
       const written = { sinceTrim: 0 }
       const entries = new Map<string, Entry>()
       const maxBytes = options.maxBytes ?? Infinity
@@ -64,12 +68,15 @@ export class RequestLog extends Context.Service<RequestLog, {
       })
 
       const queued = (request: Inbound) =>
-        Effect.map(Deferred.make<void>(), (finished) => {
-          entries.set(request.id, {
-            record: { id: request.id, source: request.source, status: "queued", receivedAt: request.receivedAt },
-            finished
-          })
-        }).pipe(Effect.andThen(evict))
+        Effect.gen(function*() {
+          const record: RequestRecord = { id: request.id, source: request.source, status: "queued", receivedAt: request.receivedAt }
+          const known = entries.get(request.id)
+          // Known already (cluster mode: accepted here, and its turn runs here too): whoever waits keeps waiting.
+          if (known !== undefined && known.record.status === "queued") return
+          entries.set(request.id, { record, finished: yield* Deferred.make<void>() })
+          yield* share(record)
+          yield* evict
+        })
 
       const update = (id: string, patch: (r: RequestRecord, now: number) => RequestRecord, finish: boolean) =>
         Effect.gen(function*() {
@@ -79,6 +86,7 @@ export class RequestLog extends Context.Service<RequestLog, {
           held.bytes -= sizeOf(entry.record)
           entry.record = patch(entry.record, now)
           held.bytes += sizeOf(entry.record)
+          yield* share(entry.record)
           if (finish) {
             const record = entry.record
             const status = record.status
@@ -105,10 +113,27 @@ export class RequestLog extends Context.Service<RequestLog, {
             Effect.catchDefect(() => Effect.succeed(undefined))
           )
 
+      const isFinal = (r: RequestRecord | undefined) => r !== undefined && (r.status === "done" || r.status === "failed")
       const get = (id: string) => Effect.suspend(() => {
         const record = entries.get(id)?.record
+        if (shared._tag === "Some" && !isFinal(record)) {
+          return Effect.flatMap(shared.value.read(id), (r) => r !== undefined ? Effect.succeed(r) : record !== undefined ? Effect.succeed(record) : kept(id))
+        }
         return record !== undefined ? Effect.succeed(record) : kept(id)
       })
+      /** Cluster mode: the turn may finish on another daemon, so the shared record is read again until then. */
+      const awaitShared = (id: string, waitMs: number) =>
+        Effect.gen(function*() {
+          const deadline = (yield* Clock.currentTimeMillis) + waitMs
+          while (true) {
+            const record = yield* get(id)
+            const left = deadline - (yield* Clock.currentTimeMillis)
+            if (isFinal(record) || left <= 0) return record
+            const entry = entries.get(id)
+            const pause = Math.min(left, 200)
+            yield* entry === undefined ? Effect.sleep(pause) : Effect.timeoutOption(Deferred.await(entry.finished), pause)
+          }
+        })
 
       return RequestLog.of({
         queued,
@@ -118,7 +143,7 @@ export class RequestLog extends Context.Service<RequestLog, {
         failed: (id, error) =>
           update(id, (r, now) => ({ ...r, status: "failed", error: truncateStored(error, maxReply), finishedAt: now }), true),
         get,
-        await: (id, waitMs) =>
+        await: (id, waitMs) => shared._tag === "Some" ? awaitShared(id, waitMs) :
           Effect.gen(function*() {
             const entry = entries.get(id)
             if (entry === undefined) return yield* kept(id)

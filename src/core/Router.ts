@@ -16,6 +16,8 @@ import { Store } from "../store/Store.ts"
 import { insertOutbox, loadOutbox, removeOutbox, updateOutboxAttempt } from "../store/tables/outbox.ts"
 import { removeQueued } from "../store/tables/queue.ts"
 import { CurrentRequest } from "./CurrentRequest.ts"
+import { SendOnce } from "./SendOnce.ts"
+import { makeSendGuard } from "./sendGuard.ts"
 import { defaultOutboxPolicy, makeOutbox, type OutboxEntry, type OutboxPolicy } from "./outbox.ts"
 
 export { defaultOutboxPolicy, type OutboxEntry, outboxDelayMs, type OutboxPolicy } from "./outbox.ts"
@@ -74,6 +76,7 @@ export class Router extends Context.Service<Router, {
   static readonly make = (retry: RetryPolicy, outboxPolicy: OutboxPolicy | undefined = undefined) =>
     Effect.gen(function*() {
       const store = yield* Store
+      const guard = makeSendGuard(yield* Effect.serviceOption(SendOnce))
       const senders = new Map<string, ChannelSender>()
       const counters = { delivered: 0, failed: 0, unknownTargets: 0, mismatches: 0, deferred: 0, gaveUp: 0 }
       // Only removes what it registered: a newer sender for the channel stays.
@@ -108,7 +111,7 @@ export class Router extends Context.Service<Router, {
 
       const sendWithRetry = (sender: ChannelSender, target: string, message: Outbound) => {
         const attempt = (n: number): Effect.Effect<void, DeliveryFailed> =>
-          sender.send(target, message).pipe(
+          guard.send(sender.send, target, message).pipe(
             Effect.catchTag("DeliveryFailed", (e) => {
               if (e.permanent || n + 1 >= retry.attempts) return Effect.fail(e)
               const delay = e.retryAfterMs ?? retry.baseDelayMs * 2 ** n
@@ -132,7 +135,7 @@ export class Router extends Context.Service<Router, {
             : store.transaction("record a failed send", (db) => updateOutboxAttempt(db, entry.key!, entry.attempts, entry.lastError)),
         sendFor: (target) => {
           const sender = senders.get(channelOf(target))
-          return sender === undefined ? undefined : (message) => sender.send(target, message)
+          return sender === undefined ? undefined : (message) => guard.send(sender.send, target, message)
         },
         delivered: (target) =>
           Effect.suspend(() => {
@@ -157,7 +160,8 @@ export class Router extends Context.Service<Router, {
       })
 
       const deliver = Effect.fn("router.deliver")(
-        function*(target: string, message: Outbound, options?: DeliverOptions) {
+        function*(target: string, unkeyed: Outbound, options?: DeliverOptions) {
+          const message = guard.keyed(unkeyed)
           yield* Effect.annotateCurrentSpan({
             "switchboard.target": target,
             "switchboard.kind": message.kind,

@@ -13,7 +13,7 @@ export const judgeChannels = (reports: ReadonlyArray<ChannelReport>, now: number
   const problems: Array<string> = []
   let level: HealthCheck["status"] = "pass"
   for (const r of reports) {
-    if (r.state === "up" || r.state === "stopped") continue
+    if (r.state === "up" || r.state === "standby" || r.state === "stopped") continue
     const forMs = now - Date.parse(r.since)
     const grace = r.state === "starting" ? START_GRACE_MS : FAILING_GRACE_MS
     const late = forMs >= grace

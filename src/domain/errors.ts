@@ -15,6 +15,15 @@ export class ShuttingDown extends Schema.TaggedError<ShuttingDown>()("ShuttingDo
   }
 }
 
+/** Cluster mode: the request could not be stored for its session (Postgres unreachable, say). Not accepted. */
+export class HandoffFailed extends Schema.TaggedError<HandoffFailed>()("HandoffFailed", {
+  reason: Schema.String
+}) {
+  override get message() {
+    return `could not store this for its session (${this.reason}); send it again in a moment`
+  }
+}
+
 /** No agent is bound to the source (SWITCHBOARD_AGENTS_FILE): refused, never queued. */
 export class Unbound extends Schema.TaggedError<Unbound>()("Unbound", {
   source: Schema.String

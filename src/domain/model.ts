@@ -39,6 +39,8 @@ export interface Outbound {
   readonly question?: { readonly id: string; readonly options: ReadonlyArray<string> } | undefined
   /** Worthless after this time (ms): a question nobody can answer any more. Not sent from the outbox after it. */
   readonly expiresAt?: number | undefined
+  /** Cluster mode: `<request id>/<step>`, the same when the turn runs again; sent at most once per key. */
+  readonly deliveryKey?: string | undefined
 }
 
 /** The agent's reply to a turn; the silent token means "nothing to say". */

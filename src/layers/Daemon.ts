@@ -25,6 +25,7 @@ import { Events } from "../channels/http/Events.ts"
 import { EventsRoutes } from "../channels/http/eventsRoutes.ts"
 import { Checks } from "../checks/Checks.ts"
 import { checksLayer } from "./Checks.ts"
+import { clusterBase, clusterTop } from "./Cluster.ts"
 import { core, Foundation } from "./Core.ts"
 import { serveHttp } from "./HttpServer.ts"
 import { optionalChannels, startChannelsAfter } from "./channels.ts"
@@ -78,7 +79,8 @@ const app = (env: NodeJS.ProcessEnv, store: StoreLayer) => Layer.unwrap(
     // and /health answer at once, a channel's library (grammY, discord.js, Slack's, ioredis) is
     // imported inside its own layer, and /health says `warn` until every enabled channel is up.
     const channels = startChannelsAfter(optionalChannels, http)
-    const edges = Layer.mergeAll(channels, HeartbeatRunner.sighup, Checks.sighup)
+    // Cluster mode: this daemon also hosts the sessions whose shards it owns.
+    const edges = Layer.mergeAll(channels, HeartbeatRunner.sighup, Checks.sighup, clusterTop(config.cluster))
     // The lifecycle is outermost: on SIGTERM it drains the Dispatcher (the running turn finishes while
     // channels can still deliver) and stops the outbox; what is left is in the Store already.
     const runner = HeartbeatRunner.layerWith({ loadSettings: reloadHeartbeatSettings(env) })
@@ -86,6 +88,7 @@ const app = (env: NodeJS.ProcessEnv, store: StoreLayer) => Layer.unwrap(
     return lifecycle.pipe(
       Layer.provideMerge(edges),
       Layer.provideMerge(graph(session, runner)),
+      Layer.provideMerge(clusterBase(config.cluster)),
       Layer.provideMerge(store)
     )
   })

@@ -84,6 +84,7 @@ const PostMessage = route("POST", "/v1/messages", Effect.gen(function*() {
   }).pipe(
     Effect.catchTags({
       QueueFull: (e) => Effect.fail(new ApiError({ status: 503, code: "queue_full", message: e.message })),
+      HandoffFailed: (e) => Effect.fail(new ApiError({ status: 503, code: "not_stored", message: e.message })),
       ShuttingDown: (e) => Effect.fail(new ApiError({ status: 503, code: "shutting_down", message: e.message })),
       Unbound: (e) => Effect.fail(new ApiError({ status: 403, code: "unbound_source", message: e.message }))
     })

@@ -68,6 +68,7 @@ export const makeHandler = (deps: HandlerDeps) => {
       }),
       Effect.catchTags({
         QueueFull: (e) => Effect.succeed<Verdict>({ _tag: "Wait", why: e.message }),
+        HandoffFailed: (e) => Effect.succeed<Verdict>({ _tag: "Wait", why: e.message }),
         ShuttingDown: () => Effect.succeed<Verdict>({ _tag: "Stop" }),
         Unbound: (e) => Effect.succeed(dead("message", "unbound", e.message))
       })

@@ -7,6 +7,7 @@ import { ConfigInvalid, GatewayConfig } from "../../config/GatewayConfig.ts"
 import { ChannelLife } from "../../core/Channels.ts"
 import { Intake } from "../../core/Intake.ts"
 import { Questions } from "../../core/Questions.ts"
+import { Receivers } from "../../core/Receivers.ts"
 import { Router } from "../../core/Router.ts"
 import { type HealthCheck, Status } from "../../core/Status.ts"
 import { makeAllowlist } from "./allowlist.ts"
@@ -111,7 +112,8 @@ export class SlackChannel extends Context.Service<SlackChannel, {
           up: life.up,
           down: life.failing
         })
-      yield* identify.pipe(Effect.andThen(receive), supervised({ name: "slack receive", life }), Effect.forkScoped)
+      // One Socket Mode connection per app: in a cluster only one daemon holds it.
+      yield* (yield* Receivers.orLocal).run("slack", identify.pipe(Effect.andThen(receive), supervised({ name: "slack receive", life })), life)
       yield* Effect.logInfo("slack channel started").pipe(
         Effect.annotateLogs({ mode: stats.mode, allowedChannels: config.allowedChannelIds.length, allowedUsers: config.allowedUserIds.length })
       )

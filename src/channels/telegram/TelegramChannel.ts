@@ -9,6 +9,7 @@ import { supervised } from "../../core/supervised.ts"
 import { ConfigInvalid, GatewayConfig } from "../../config/GatewayConfig.ts"
 import { Intake } from "../../core/Intake.ts"
 import { Questions } from "../../core/Questions.ts"
+import { Receivers } from "../../core/Receivers.ts"
 import { Router } from "../../core/Router.ts"
 import { type HealthCheck, Status } from "../../core/Status.ts"
 import { Store } from "../../store/Store.ts"
@@ -165,7 +166,8 @@ export class TelegramChannel extends Context.Service<TelegramChannel, {
         polling.confirm.pipe(Effect.andThen(Effect.sync(() => (stats.state = "stopped"))))
       )
       yield* startup.pipe(supervised({ name: "telegram start-up" }), Effect.forkScoped)
-      yield* receive.pipe(supervised({ name: "telegram receive", life }), Effect.forkScoped)
+      // One poller per bot: in a cluster only one daemon receives (a second getUpdates would be a 409).
+      yield* (yield* Receivers.orLocal).run("telegram", receive.pipe(supervised({ name: "telegram receive", life })), life)
       yield* typingDuringTurns({
         channel: "telegram",
         renew: config.typingEvery,

@@ -22,7 +22,8 @@ export const StoredMessage = Schema.Struct({
   text: Schema.String,
   requestId: Schema.optional(Schema.String),
   question: Schema.optional(Schema.Struct({ id: Schema.String, options: Schema.Array(Schema.String) })),
-  expiresAt: Schema.optional(Schema.Number)
+  expiresAt: Schema.optional(Schema.Number),
+  deliveryKey: Schema.optional(Schema.String)
 })
 export type StoredMessage = typeof StoredMessage.Type
 

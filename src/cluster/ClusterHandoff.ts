@@ -1,0 +1,21 @@
+// TurnHandoff on effect/cluster: a request is sent to its session's entity and stored in Postgres
+// (discard: acknowledged once stored, not when answered). The reply goes out from the daemon that
+// runs the turn, through its Router.
+import { Effect, Layer } from "effect"
+import { HandoffFailed } from "../domain/errors.ts"
+import { TurnHandoff } from "../core/TurnHandoff.ts"
+import { SessionEntity } from "./SessionEntity.ts"
+
+export const clusterHandoff = Layer.effect(
+  TurnHandoff,
+  Effect.gen(function*() {
+    const client = yield* SessionEntity.client
+    return TurnHandoff.of({
+      send: (request, sessionKey) =>
+        client(sessionKey).Turn({ request }, { discard: true }).pipe(
+          Effect.mapError((e) => new HandoffFailed({ reason: e._tag })),
+          Effect.withSpan("cluster.handoff", { attributes: { "switchboard.session": sessionKey, "switchboard.request_id": request.id } })
+        )
+    })
+  })
+)

@@ -1,0 +1,36 @@
+// A session (agent + conversation) as an effect/cluster Entity, keyed by its session key
+// (`<agent>/<conversation>`). Its mailbox is serial: one Turn at a time per session across every
+// daemon. Turns are Persisted in Postgres before they are acknowledged, with the request id as
+// primary key, so a redelivered request (a Telegram update fetched again, a Redis entry claimed by
+// another daemon) is run once. The handler runs the turn in this daemon's Dispatcher.
+import { Effect, Schema } from "effect"
+import { ClusterSchema, Entity } from "effect/cluster"
+import { Rpc } from "effect/rpc"
+import { Inbound } from "../domain/model.ts"
+import { Dispatcher } from "../core/Dispatcher.ts"
+
+export const Turn = Rpc.make("Turn", {
+  payload: { request: Inbound },
+  /** The turn's outcome: Replied, Failed, Aborted or TimedOut (its reply went out through the Router). */
+  success: Schema.String,
+  primaryKey: ({ request }) => request.id
+}).annotate(ClusterSchema.Persisted, true)
+
+export const SessionEntity = Entity.make("Session", [Turn])
+
+/** Registers this daemon as a host of sessions: the turns of the shards it owns run here. */
+export const sessionEntityLayer = SessionEntity.toLayer(
+  Effect.gen(function*() {
+    const dispatcher = yield* Dispatcher
+    return SessionEntity.of({
+      Turn: ({ payload }) =>
+        dispatcher.runNow(payload.request).pipe(
+          Effect.withSpan("cluster.turn", {
+            attributes: { "switchboard.request_id": payload.request.id, "switchboard.source": payload.request.source }
+          })
+        )
+    })
+  }),
+  // An idle session's entity is let go after this; its conversation stays in the Session (memory file).
+  { maxIdleTime: "5 minutes" }
+)

@@ -1,0 +1,13 @@
+// In a cluster, an accepted request is handed to the daemon that owns its session instead of the
+// local queue. The cluster layer provides this; without it (one daemon) Intake queues locally.
+import { Context, type Effect } from "effect"
+import type { Inbound } from "../domain/model.ts"
+import type { HandoffFailed } from "../domain/errors.ts"
+
+export class TurnHandoff extends Context.Service<TurnHandoff, {
+  /**
+   * Stored durably for the session `sessionKey` before it returns (acknowledged); its turn runs on
+   * whichever daemon owns that session. A request id seen before is not run again.
+   */
+  readonly send: (request: Inbound, sessionKey: string) => Effect.Effect<void, HandoffFailed>
+}>()("switchboard/TurnHandoff") {}
