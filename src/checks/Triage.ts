@@ -83,7 +83,7 @@ export class Triage extends Context.Service<Triage, {
       const immediate = (item: TriageItem) =>
         Effect.gen(function*() {
           const id = `alert-${randomUUID()}`
-          const submitted = yield* intake.submit({ id, source: item.target, text: alertPrompt(item), priority: "event" }).pipe(
+          const submitted = yield* intake.submit({ id, source: item.target, text: alertPrompt(item), priority: "event", followed: true }).pipe(
             Effect.result
           )
           if (submitted._tag === "Failure") {

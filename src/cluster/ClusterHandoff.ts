@@ -10,10 +10,13 @@ export const clusterHandoff = Layer.effect(
   TurnHandoff,
   Effect.gen(function*() {
     const client = yield* SessionEntity.client
+    const failed = (e: { readonly _tag: string }) => new HandoffFailed({ reason: e._tag })
     return TurnHandoff.of({
+      // The same primary key: the cluster answers with the stored reply, or waits for the running turn.
+      outcome: (request, sessionKey) => client(sessionKey).Turn({ request }).pipe(Effect.mapError(failed)),
       send: (request, sessionKey) =>
         client(sessionKey).Turn({ request }, { discard: true }).pipe(
-          Effect.mapError((e) => new HandoffFailed({ reason: e._tag })),
+          Effect.mapError(failed),
           Effect.withSpan("cluster.handoff", { attributes: { "switchboard.session": sessionKey, "switchboard.request_id": request.id } })
         )
     })

@@ -9,10 +9,18 @@ import { Rpc } from "effect/rpc"
 import { Inbound } from "../domain/model.ts"
 import { Dispatcher } from "../core/Dispatcher.ts"
 
+/** A turn's outcome (its reply went out through the Router of the daemon that ran it). */
+export const TurnOutcomeSchema = Schema.Union([
+  Schema.TaggedStruct("Replied", { text: Schema.String }),
+  Schema.TaggedStruct("Failed", { reason: Schema.String, userMessage: Schema.String }),
+  Schema.TaggedStruct("Aborted", {}),
+  Schema.TaggedStruct("TimedOut", {}),
+  Schema.TaggedStruct("ShutDown", {})
+])
+
 export const Turn = Rpc.make("Turn", {
   payload: { request: Inbound },
-  /** The turn's outcome: Replied, Failed, Aborted or TimedOut (its reply went out through the Router). */
-  success: Schema.String,
+  success: TurnOutcomeSchema,
   primaryKey: ({ request }) => request.id
 }).annotate(ClusterSchema.Persisted, true)
 

@@ -2,14 +2,26 @@
 import { Effect } from "effect"
 import { SqlClient } from "effect/sql"
 
+/** Daemons starting together would race on CREATE TABLE IF NOT EXISTS: one at a time, under a lock. */
+const SCHEMA_LOCK = 7_420_001
+
 export const createClusterTables = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
-  // Idempotency keys of sends (`<request id>/<step>`), so a re-run turn does not send twice.
-  yield* sql`CREATE TABLE IF NOT EXISTS switchboard_sent (
-    key text PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())`
-  // Every request's status and reply, readable by every daemon (GET /v1/messages/:id).
-  yield* sql`CREATE TABLE IF NOT EXISTS switchboard_requests (
-    id text PRIMARY KEY, source text NOT NULL, status text NOT NULL, reply text, error text,
-    received_at double precision NOT NULL, started_at double precision, finished_at double precision,
-    updated_at timestamptz NOT NULL DEFAULT now())`
+  const create = Effect.gen(function*() {
+    yield* sql`SELECT pg_advisory_xact_lock(${SCHEMA_LOCK})`
+    // Idempotency keys of sends (`<request id>/<step>`), so a re-run turn does not send twice.
+    yield* sql`CREATE TABLE IF NOT EXISTS switchboard_sent (
+      key text PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())`
+    // Every request's status and reply, readable by every daemon (GET /v1/messages/:id).
+    yield* sql`CREATE TABLE IF NOT EXISTS switchboard_requests (
+      id text PRIMARY KEY, source text NOT NULL, status text NOT NULL, reply text, error text,
+      received_at double precision NOT NULL, started_at double precision, finished_at double precision,
+      updated_at timestamptz NOT NULL DEFAULT now())`
+    // What was delivered to http:* and cli:* sources, long-polled from any daemon (GET /v1/inbox/:source).
+    yield* sql`CREATE TABLE IF NOT EXISTS switchboard_inbox (
+      seq bigserial PRIMARY KEY, source text NOT NULL, kind text NOT NULL, request_id text, text text NOT NULL,
+      at text NOT NULL, question text, created_at timestamptz NOT NULL DEFAULT now())`
+    yield* sql`CREATE INDEX IF NOT EXISTS switchboard_inbox_source ON switchboard_inbox (source, seq)`
+  })
+  yield* sql.withTransaction(create)
 })

@@ -55,7 +55,12 @@ export class Dispatcher extends Context.Service<Dispatcher, {
    * Cluster mode: run one request now, outside the local queue (its session's entity mailbox made it
    * this session's turn). Interrupted when this daemon stops: the cluster runs it again elsewhere.
    */
-  readonly runNow: (request: Inbound) => Effect.Effect<TurnOutcome["_tag"]>
+  readonly runNow: (request: Inbound) => Effect.Effect<TurnOutcome>
+  /**
+   * Cluster mode: a request this daemon handed to its session finished on whichever daemon ran it;
+   * the listeners here (relays, alerts) hear of it. runNow itself tells no listener.
+   */
+  readonly finishedElsewhere: (request: Inbound, outcome: TurnOutcome) => Effect.Effect<void>
 }>()("switchboard/Dispatcher") {
   /**
    * Drains the dispatcher first when the daemon stops, while channels can still deliver. Compose it
@@ -116,15 +121,22 @@ export class Dispatcher extends Context.Service<Dispatcher, {
       interface Holder {
         readonly putBack: (item: QueuedItem) => Effect.Effect<void>
         readonly complete: (item: QueuedItem) => Effect.Effect<void>
+        /** The listeners of this daemon are told (not for a mailbox's item: its submitter tells its own). */
+        readonly tell: boolean
       }
-      const local: Holder = { putBack: queue.putBack, complete: queue.complete }
+      const local: Holder = { putBack: queue.putBack, complete: queue.complete, tell: true }
       // Stopping: the entity's message must stay unprocessed in the cluster's storage, so its handler
       // never returns; the cluster interrupts it when this runner lets its shards go, and the next
       // owner runs it again. `done` tells drain this item needs nothing more from it.
       const mailbox = (done: Deferred.Deferred<void>): Holder => ({
         putBack: () => Effect.andThen(Deferred.succeed(done, undefined), Effect.never),
-        complete: () => Effect.void
+        complete: () => Effect.void,
+        tell: false
       })
+
+      const tell = (request: Inbound, outcome: TurnOutcome) =>
+        Effect.forEach(listeners, (listener) =>
+          listener(request, outcome).pipe(Effect.catchCause((cause) => Effect.logError("turn listener failed", cause))), { discard: true })
 
       /** The reply, the request log, the listeners, then the holder forgets the item. */
       const conclude = (item: QueuedItem, outcome: TurnOutcome, holder: Holder) =>
@@ -149,11 +161,7 @@ export class Dispatcher extends Context.Service<Dispatcher, {
           yield* outcome._tag === "Replied"
             ? requests.done(request.id, outcome.text)
             : requests.failed(request.id, reply?.text ?? outcome._tag)
-          for (const listener of listeners) {
-            yield* listener(request, outcome).pipe(
-              Effect.catchCause((cause) => Effect.logError("turn listener failed", cause))
-            )
-          }
+          if (holder.tell) yield* tell(request, outcome)
           yield* holder.complete(item)
         })
 
@@ -204,7 +212,7 @@ export class Dispatcher extends Context.Service<Dispatcher, {
           yield* Effect.annotateCurrentSpan("switchboard.outcome", outcome._tag)
           yield* Effect.logInfo("turn finished").pipe(Effect.annotateLogs({ outcome: outcome._tag, durationMs }))
           yield* conclude(item, outcome, holder)
-          return outcome._tag
+          return outcome
         }).pipe(Effect.provideService(CurrentSession, ref))
       }
 
@@ -212,7 +220,7 @@ export class Dispatcher extends Context.Service<Dispatcher, {
         const request = item.request
         const ref = sessions.refOf(request)
         const failed = (reason: string, userMessage: string) =>
-          Effect.as(conclude(item, { _tag: "Failed", reason, userMessage }, holder), "Failed" as const)
+          Effect.as(conclude(item, { _tag: "Failed", reason, userMessage }, holder), { _tag: "Failed", reason, userMessage } as TurnOutcome)
         return (ref === undefined
           // Kept from a run whose agents file bound its source; no agent serves it now.
           ? failed("unbound", `No agent is bound to ${request.source} any more; this was not answered.`)
@@ -334,7 +342,11 @@ export class Dispatcher extends Context.Service<Dispatcher, {
               Effect.catchCause((cause) =>
                 Cause.hasInterruptsOnly(cause)
                   ? Effect.interrupt
-                  : Effect.as(Effect.logError("dispatch crashed", cause), "Failed" as const)
+                  : Effect.as(Effect.logError("dispatch crashed", cause), {
+                    _tag: "Failed",
+                    reason: "crashed",
+                    userMessage: "Something went wrong while handling this (the daemon log has the details)."
+                  } as TurnOutcome)
               )
             )
           ).pipe(Effect.ensuring(Effect.andThen(Deferred.succeed(done, undefined), Effect.sync(() => state.handling.delete(done)))))
@@ -356,7 +368,8 @@ export class Dispatcher extends Context.Service<Dispatcher, {
         }),
         abort,
         stats: Effect.sync(() => ({ ...counters })),
-        runNow
+        runNow,
+        finishedElsewhere: tell
       })
     })
   )

@@ -1,7 +1,7 @@
 // The one front door for every channel: validates nothing itself (adapters decode their input),
 // but answers control commands at once, records the request and queues it. A /stop cannot wait
 // behind the turn it is meant to stop, so it never enters the queue.
-import { Clock, Context, Effect, FiberSet, Layer, Option } from "effect"
+import { Clock, Context, Effect, FiberSet, Layer, Option, Schedule } from "effect"
 import { parseControl } from "../domain/commands.ts"
 import { type HandoffFailed, type QueueFull, ShuttingDown, Unbound } from "../domain/errors.ts"
 import { formatStatus } from "../domain/formatStatus.ts"
@@ -24,6 +24,11 @@ export interface Submission {
   readonly priority?: Priority | undefined
   readonly sender?: string | undefined
   readonly relay?: Inbound["relay"]
+  /**
+   * A listener on this daemon waits for this turn's end (relays, alerts; Dispatcher.onTurnFinished).
+   * In a cluster the turn may run elsewhere: its outcome is then brought back here.
+   */
+  readonly followed?: boolean | undefined
 }
 
 export type SubmitResult =
@@ -120,6 +125,16 @@ export class Intake extends Context.Service<Intake, {
         if (Option.isSome(handoff)) {
           // Acknowledged once the cluster has stored it; a repeat of the id is answered once (its primary key).
           yield* handoff.value.send(request, ref.key)
+          if (s.followed === true) {
+            yield* FiberSet.run(
+              background,
+              handoff.value.outcome(request, ref.key).pipe(
+                Effect.retry({ times: 5, schedule: Schedule.exponential("1 second") }),
+                Effect.flatMap((outcome) => dispatcher.finishedElsewhere(request, outcome)),
+                Effect.catch((e) => Effect.logWarning(`the outcome of ${request.id} could not be read back: ${e.message}`))
+              )
+            )
+          }
           yield* queue.remember(request.id)
           yield* requests.queued(request)
           yield* Effect.logInfo("request handed to its session").pipe(

@@ -3,6 +3,7 @@
 import { Context, type Effect } from "effect"
 import type { Inbound } from "../domain/model.ts"
 import type { HandoffFailed } from "../domain/errors.ts"
+import type { TurnOutcome } from "./turnOutcome.ts"
 
 export class TurnHandoff extends Context.Service<TurnHandoff, {
   /**
@@ -10,4 +11,6 @@ export class TurnHandoff extends Context.Service<TurnHandoff, {
    * whichever daemon owns that session. A request id seen before is not run again.
    */
   readonly send: (request: Inbound, sessionKey: string) => Effect.Effect<void, HandoffFailed>
+  /** The outcome of a request sent before, once its turn finished (on whichever daemon ran it). */
+  readonly outcome: (request: Inbound, sessionKey: string) => Effect.Effect<TurnOutcome, HandoffFailed>
 }>()("switchboard/TurnHandoff") {}

@@ -42,7 +42,8 @@ export const makeRelays = (deps: RelayDeps) => {
           source: key,
           text: formatRelayPrompt(key, pending),
           priority: "relay",
-          relay: { sessionKey: key, eventIds: pending.map((e) => e.id) }
+          relay: { sessionKey: key, eventIds: pending.map((e) => e.id) },
+          followed: true // its events are consumed here, where they are kept
         }).pipe(Effect.result)
         if (submitted._tag === "Failure" || submitted.success._tag !== "Queued") {
           relaysInFlight.delete(key)

@@ -7,6 +7,7 @@ import { GatewayConfig } from "../../config/GatewayConfig.ts"
 import { memoryDropped } from "../../domain/metrics.ts"
 import type { Outbound, OutboundKind } from "../../domain/model.ts"
 import { byteSize, truncateStored } from "../../domain/truncate.ts"
+import { SharedInbox } from "../../core/SharedInbox.ts"
 
 export interface InboxMessage {
   readonly seq: number
@@ -56,6 +57,9 @@ export class Inbox extends Context.Service<Inbox, {
     readonly maxTextBytes?: number
   }) =>
     Effect.gen(function*() {
+      // Cluster mode: kept in Postgres, so a client reads on any daemon what any daemon delivered.
+      const shared = yield* Effect.serviceOption(SharedInbox)
+      if (shared._tag === "Some") return sharedInbox(shared.value, options.keepPerSource, options.maxTextBytes ?? Infinity)
       const boxes = new Map<string, Box>()
       const perSource = options.bytesPerSource ?? Infinity
       const totalBytes = options.totalBytes ?? Infinity
@@ -146,6 +150,9 @@ export class Inbox extends Context.Service<Inbox, {
       return Inbox.of({ append, read })
     })
 
+  /** Long-polls by reading the shared store again every 200 ms (bounded by the route's wait). */
+  static readonly pollEveryMs = 200
+
   /** The inbox; the `http` and `cli` channels register it as their sender (inboxChannel.ts). */
   static readonly layer = Layer.effect(
     Inbox,
@@ -160,3 +167,29 @@ export class Inbox extends Context.Service<Inbox, {
     )
   )
 }
+
+const sharedInbox = (shared: SharedInbox["Service"], keep: number, maxText: number) =>
+  Inbox.of({
+    append: (source, message) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        shared.append(source, {
+          kind: message.kind,
+          requestId: message.requestId,
+          text: truncateStored(message.text, maxText),
+          at: new Date(now).toISOString(),
+          question: message.question
+        })),
+    read: (source, requested, waitMs, epoch) =>
+      Effect.gen(function*() {
+        const after = epoch !== undefined && epoch !== shared.epoch ? 0 : Math.max(requested, 0)
+        const deadline = (yield* Clock.currentTimeMillis) + waitMs
+        while (true) {
+          const messages = yield* shared.after(source, after, keep)
+          const left = deadline - (yield* Clock.currentTimeMillis)
+          if (messages.length > 0 || left <= 0) {
+            return { messages, next: messages.at(-1)?.seq ?? after, epoch: shared.epoch }
+          }
+          yield* Effect.sleep(Math.min(left, Inbox.pollEveryMs))
+        }
+      })
+  })
