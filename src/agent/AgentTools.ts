@@ -6,6 +6,8 @@ import { Agents } from "../config/Agents.ts"
 import type { DeliveryError } from "../domain/errors.ts"
 import { CurrentRequest, CurrentSession } from "../core/CurrentRequest.ts"
 import { ExecJobs } from "./exec/ExecJobs.ts"
+import { SendOnce } from "../core/SendOnce.ts"
+import { makeSteps } from "../core/sendGuard.ts"
 import { Questions } from "../core/Questions.ts"
 import { Router } from "../core/Router.ts"
 
@@ -78,6 +80,9 @@ export class AgentTools extends Context.Service<AgentTools, {
       // tools say so instead of failing the build.
       const questions = yield* Effect.serviceOption(Questions)
       const jobs = yield* Effect.serviceOption(ExecJobs)
+      // Cluster mode: a turn re-run after a failover must not start its commands again.
+      const once = yield* Effect.serviceOption(SendOnce)
+      const execSteps = makeSteps()
       const agents = yield* Effect.serviceOption(Agents)
       /** The exec list of the turn's agent: it narrows SWITCHBOARD_EXEC_ALLOW (none known: the daemon's). */
       const agentExec = Effect.map(CurrentSession, (ref) =>
@@ -118,6 +123,18 @@ export class AgentTools extends Context.Service<AgentTools, {
             tool: "exec",
             reason: `not an allowed program for agent ${agent.name} (allowed: ${agent.exec.join(", ") || "none"})`
           })
+        }
+        if (Option.isSome(once) && current !== undefined) {
+          const key = `${current.id}/exec/${execSteps.next(current.id)}`
+          if (yield* once.value.sent(key)) {
+            return {
+              jobId: "",
+              argv: parsed.argv,
+              note: `not started again: an earlier run of this turn (before a daemon failover) started it; its result arrives as a system event for ${current.source}`
+            }
+          }
+          // Recorded before it starts: a command is better not run twice than run twice.
+          yield* once.value.record(key)
         }
         const job = yield* jobs.value.start(parsed.argv).pipe(
           Effect.mapError((e) => new ToolFailed({ tool: "exec", reason: e.message }))

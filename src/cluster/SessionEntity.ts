@@ -26,6 +26,21 @@ export const Turn = Rpc.make("Turn", {
 
 export const SessionEntity = Entity.make("Session", [Turn])
 
+/**
+ * A /stop cannot wait in the session's serial mailbox behind the turn it stops: it goes to a second
+ * entity with the same id, which lives on the same daemon (shards follow the id, not the type).
+ */
+export const Stop = Rpc.make("Stop", { payload: { source: Schema.String }, success: Schema.Boolean })
+export const SessionControl = Entity.make("SessionControl", [Stop])
+
+export const sessionControlLayer = SessionControl.toLayer(
+  Effect.gen(function*() {
+    const dispatcher = yield* Dispatcher
+    return SessionControl.of({ Stop: ({ payload }) => dispatcher.abort(payload.source) })
+  }),
+  { maxIdleTime: "1 minute" }
+)
+
 /** Registers this daemon as a host of sessions: the turns of the shards it owns run here. */
 export const sessionEntityLayer = SessionEntity.toLayer(
   Effect.gen(function*() {

@@ -105,7 +105,9 @@ export class Intake extends Context.Service<Intake, {
         yield* Effect.annotateCurrentSpan(requestAttributes(request))
 
         if (control === "stop") {
-          const stopped = yield* dispatcher.abort(s.source)
+          const stopped = Option.isSome(handoff)
+            ? yield* handoff.value.stop(s.source, ref.key)
+            : yield* dispatcher.abort(s.source)
           // The aborted turn answers for itself ("Stopped."); only say something when nothing ran.
           return yield* stopped
             ? answer(request, "Stopped the running turn.", false)

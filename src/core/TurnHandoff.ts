@@ -11,6 +11,8 @@ export class TurnHandoff extends Context.Service<TurnHandoff, {
    * whichever daemon owns that session. A request id seen before is not run again.
    */
   readonly send: (request: Inbound, sessionKey: string) => Effect.Effect<void, HandoffFailed>
+  /** Interrupt the running turn for `source` in its session, on whichever daemon runs it. True if one was stopped. */
+  readonly stop: (source: string, sessionKey: string) => Effect.Effect<boolean, HandoffFailed>
   /** The outcome of a request sent before, once its turn finished (on whichever daemon ran it). */
   readonly outcome: (request: Inbound, sessionKey: string) => Effect.Effect<TurnOutcome, HandoffFailed>
 }>()("switchboard/TurnHandoff") {}

@@ -9,21 +9,33 @@ import type { SendOnce } from "./SendOnce.ts"
 /** Requests whose step count is kept at once (the oldest is forgotten beyond it). */
 const MAX_COUNTED = 10_000
 
-export const makeSendGuard = (once: Option.Option<SendOnce["Service"]>) => {
+/** Numbers the steps of each request (1, 2, …): a re-run of the turn numbers them the same way. */
+export const makeSteps = () => {
   const steps = new Map<string, number>()
+  return {
+    /** `last`: the request's final step (its reply); its count is dropped. */
+    next: (requestId: string, last = false) => {
+      const step = (steps.get(requestId) ?? 0) + 1
+      steps.delete(requestId)
+      if (!last) steps.set(requestId, step)
+      for (const [oldest] of steps) {
+        if (steps.size <= MAX_COUNTED) break
+        steps.delete(oldest)
+      }
+      return step
+    }
+  }
+}
+
+export const makeSendGuard = (once: Option.Option<SendOnce["Service"]>) => {
+  const steps = makeSteps()
 
   /** The message with its idempotency key, when a cluster shares them and it belongs to a request. */
   const keyed = (message: Outbound): Outbound => {
     const id = message.requestId
     if (Option.isNone(once) || id === undefined || message.deliveryKey !== undefined) return message
-    const step = (steps.get(id) ?? 0) + 1
-    steps.delete(id)
-    // A turn's last message (its reply) ends its count; the rest are bounded.
-    if (message.kind !== "reply" && message.kind !== "error") steps.set(id, step)
-    for (const [oldest] of steps) {
-      if (steps.size <= MAX_COUNTED) break
-      steps.delete(oldest)
-    }
+    // A turn's last message (its reply) ends its count.
+    const step = steps.next(id, message.kind === "reply" || message.kind === "error")
     return { ...message, deliveryKey: `${id}/${step}` }
   }
 

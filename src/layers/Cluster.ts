@@ -14,7 +14,7 @@ import { clusterStatus } from "../cluster/clusterStatus.ts"
 import { pgInbox } from "../cluster/PgInbox.ts"
 import { pgRequests } from "../cluster/PgRequests.ts"
 import { pgSendOnce } from "../cluster/PgSendOnce.ts"
-import { sessionEntityLayer } from "../cluster/SessionEntity.ts"
+import { sessionControlLayer, sessionEntityLayer } from "../cluster/SessionEntity.ts"
 import { createClusterTables } from "../cluster/tables.ts"
 import { Receivers } from "../core/Receivers.ts"
 
@@ -52,4 +52,4 @@ export const clusterBase = (s: ClusterSettings): Layer.Layer<ClusterServices, un
 
 /** Above the Dispatcher: this daemon runs the turns of the sessions whose shards it owns. */
 export const clusterTop = (s: ClusterSettings) =>
-  Option.isNone(s.databaseUrl) ? Layer.empty : Layer.mergeAll(sessionEntityLayer, clusterStatus(s))
+  Option.isNone(s.databaseUrl) ? Layer.empty : Layer.mergeAll(sessionEntityLayer, sessionControlLayer, clusterStatus(s))

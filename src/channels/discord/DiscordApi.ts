@@ -85,6 +85,8 @@ export class DiscordApi extends Context.Service<DiscordApi, {
   readonly events: Queue.Dequeue<GatewayEvent>
   /** Open the gateway; succeeds once the first session is up, then reconnects by itself. */
   readonly connect: Effect.Effect<void, DiscordApiError>
+  /** Close the gateway (cluster mode: another daemon receives now); `connect` opens it again. Never fails. */
+  readonly disconnect: Effect.Effect<void>
 }>()("switchboard/DiscordApi") {
   static readonly make = (options: DiscordApiOptions) =>
     Effect.gen(function*() {
@@ -92,7 +94,7 @@ export class DiscordApi extends Context.Service<DiscordApi, {
       const run = Effect.runPromiseWith(services)
       const events = yield* Queue.dropping<GatewayEvent>(options.eventCapacity ?? 10_000)
       const longRateLimitMs = options.longRateLimitMs ?? 4000
-      const state = { dropped: 0, failures: 0, reconnecting: false, stopping: false, fatalCode: undefined as number | undefined }
+      const state = { dropped: 0, failures: 0, reconnecting: false, stopping: false, paused: false, fatalCode: undefined as number | undefined }
       const push = (event: GatewayEvent) => {
         if (Queue.offerUnsafe(events, event)) {
           if (state.dropped > 0 && Queue.offerUnsafe(events, { _tag: "Dropped", count: state.dropped })) state.dropped = 0
@@ -135,7 +137,7 @@ export class DiscordApi extends Context.Service<DiscordApi, {
               if (wait > 0) await run(Effect.sleep(wait))
             }
             // Stopped: a reconnect still on its way never starts (the library has no way to cancel it).
-            if (state.stopping) await never
+            if (state.stopping || state.paused) await never
             return sessions.get(shardId) ?? null
           },
           updateSessionInfo: (shardId, info) => {
@@ -164,7 +166,7 @@ export class DiscordApi extends Context.Service<DiscordApi, {
           push({ _tag: "Connected", resumed: true })
         })
         gateway.on(lib.WebSocketShardEvents.Closed, (code: number) => {
-          if (state.stopping) return
+          if (state.stopping || state.paused) return
           if (FATAL_CLOSE_CODES[code] !== undefined) state.fatalCode = code
           state.failures++
           state.reconnecting = true
@@ -222,7 +224,13 @@ export class DiscordApi extends Context.Service<DiscordApi, {
             l.api.applicationCommands.bulkOverwriteGlobalCommands(applicationId, commands as never, { signal })).pipe(Effect.asVoid),
         events,
         // A refusal for good (token, intents) fails with its close code as `code`: see isFatal.
-        connect: call("connect", (l) => l.gateway.connect()).pipe(
+        disconnect: Effect.promise(async () => {
+          const loaded = built.current
+          if (loaded === undefined || state.stopping) return
+          state.paused = true
+          await Promise.resolve(loaded.gateway.destroy({ code: 1000, reason: "another switchboard daemon receives now" })).catch(() => undefined)
+        }),
+        connect: Effect.sync(() => (state.paused = false)).pipe(Effect.andThen(call("connect", (l) => l.gateway.connect()))).pipe(
           Effect.mapError((e) =>
             state.fatalCode === undefined ? e : new DiscordApiError({ operation: "connect", status: 0, code: state.fatalCode, description: FATAL_CLOSE_CODES[state.fatalCode]! })
           )

@@ -7,6 +7,7 @@ import { GatewayConfig } from "../../config/GatewayConfig.ts"
 import { ChannelLife } from "../../core/Channels.ts"
 import { Intake } from "../../core/Intake.ts"
 import { Questions } from "../../core/Questions.ts"
+import { Receivers } from "../../core/Receivers.ts"
 import { Router } from "../../core/Router.ts"
 import { type HealthCheck, Status } from "../../core/Status.ts"
 import { DiscordApi, fatalReason, isFatal } from "./DiscordApi.ts"
@@ -122,7 +123,9 @@ export class DiscordChannel extends Context.Service<DiscordChannel, {
         Effect.ignore // a fatal refusal shows in /health (the Closed event) and the log
       )
       yield* Effect.addFinalizer(() => Effect.sync(() => (stats.state = "stopped")))
-      yield* connect.pipe(supervised({ name: "discord connect", life }), Effect.forkScoped)
+      // One gateway session per bot: in a cluster only one daemon holds it, and closes it when it moves.
+      const receive = connect.pipe(Effect.andThen(Effect.never), Effect.ensuring(api.disconnect))
+      yield* (yield* Receivers.orLocal).run("discord", receive.pipe(supervised({ name: "discord connect", life })), life)
       yield* typingDuringTurns({
         channel: "discord",
         renew: config.typingEvery,
