@@ -22,7 +22,14 @@ export const Turn = Rpc.make("Turn", {
   payload: { request: Inbound },
   success: TurnOutcomeSchema,
   primaryKey: ({ request }) => request.id
-}).annotate(ClusterSchema.Persisted, true)
+}).pipe(
+  (rpc) => rpc.annotate(ClusterSchema.Persisted, true),
+  // A caller that stops waiting (a daemon's stop, a relay's follower) does not interrupt the turn.
+  (rpc) => rpc.annotate(ClusterSchema.Uninterruptible, "client"),
+  // When this daemon lets the session go, a turn still in hand is cut off and replayed by the next
+  // owner at once, instead of after effect/cluster's termination grace.
+  (rpc) => rpc.annotate(ClusterSchema.InterruptOnTermination, true)
+)
 
 export const SessionEntity = Entity.make("Session", [Turn])
 

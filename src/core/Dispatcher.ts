@@ -336,6 +336,8 @@ export class Dispatcher extends Context.Service<Dispatcher, {
           const done = yield* Deferred.make<void>()
           return yield* slots.withPermits(1)(
             Effect.suspend(() => {
+              // A stop began while it waited for a slot: it stays in the cluster's storage.
+              if (state.stopping) return Effect.never
               state.handling.add(done)
               return handle({ request, seq: -1, enqueuedAt: request.receivedAt }, mailbox(done))
             }).pipe(
