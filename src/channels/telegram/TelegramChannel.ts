@@ -162,12 +162,16 @@ export class TelegramChannel extends Context.Service<TelegramChannel, {
       }
 
       // Registered before the fibers start, so it runs after they are interrupted.
-      yield* Effect.addFinalizer(() =>
-        polling.confirm.pipe(Effect.andThen(Effect.sync(() => (stats.state = "stopped"))))
-      )
+      yield* Effect.addFinalizer(() => Effect.sync(() => (stats.state = "stopped")))
       yield* startup.pipe(supervised({ name: "telegram start-up" }), Effect.forkScoped)
       // One poller per bot: in a cluster only one daemon receives (a second getUpdates would be a 409).
-      yield* (yield* Receivers.orLocal).run("telegram", receive.pipe(supervised({ name: "telegram receive", life })), life)
+      // The offset is confirmed by the receiver as it stops (a stop, or the poller moving to another
+      // daemon), never by a daemon that does not poll: its getUpdates would end the poller's with a 409.
+      yield* (yield* Receivers.orLocal).run(
+        "telegram",
+        receive.pipe(supervised({ name: "telegram receive", life }), Effect.ensuring(polling.confirm)),
+        life
+      )
       yield* typingDuringTurns({
         channel: "telegram",
         renew: config.typingEvery,
