@@ -14,6 +14,10 @@ export interface RecordedRequest {
   readonly tools: ReadonlyArray<string>
   readonly body: any
   readonly headers: IncomingMessage["headers"]
+  /** The request's path: a base URL with a prefix of its own (`…/d1/v1`) tells daemons apart. */
+  readonly path: string
+  /** Aborted when the client goes away before the answer is complete (a daemon killed mid-turn). */
+  readonly signal: AbortSignal
 }
 
 export interface ScriptedCall {
@@ -165,6 +169,10 @@ export const startFakeChatCompletions = async (options: FakeOptions = {}): Promi
       }
       inFlight++
       maxInFlight = Math.max(maxInFlight, inFlight)
+      const gone = new AbortController()
+      res.on("close", () => {
+        if (!res.writableFinished) gone.abort()
+      })
       try {
         const body = JSON.parse(await readBody(req))
         const recorded: RecordedRequest = {
@@ -173,7 +181,9 @@ export const startFakeChatCompletions = async (options: FakeOptions = {}): Promi
           messages: body.messages ?? [],
           tools: (body.tools ?? []).map((t: any) => t.function?.name),
           body,
-          headers: req.headers
+          headers: req.headers,
+          path: req.url,
+          signal: gone.signal
         }
         if (options.record !== false) requests.push(recorded)
         await answer(res, recorded, next(recorded.model))
