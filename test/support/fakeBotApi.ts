@@ -44,6 +44,8 @@ export interface FakeBotApi {
   readonly conflicts: () => number
   /** The most getUpdates open at once (the newcomer included): 1 when one poller at a time. */
   readonly maxPollsInFlight: () => number
+  /** getUpdates open right now (long polls waiting, held ones). */
+  readonly pollsOpen: () => number
   /** Resolves once `predicate` holds (checked at every call and push); fails after `timeoutMs`. */
   readonly waitFor: (label: string, predicate: () => boolean, timeoutMs?: number) => Effect.Effect<void>
 }
@@ -182,7 +184,10 @@ export const fakeBotApi = Effect.acquireRelease(
     const poll = (res: ServerResponse) => {
       const before = [...openPolls]
       openPolls.add(res)
-      const done = () => openPolls.delete(res)
+      maxPollsInFlight = Math.max(maxPollsInFlight, 1)
+      const done = () => {
+        if (openPolls.delete(res)) notify()
+      }
       res.once("finish", done)
       res.once("close", done)
       // A moment later, once the close of a request its client aborted has arrived: a poller that
@@ -251,6 +256,7 @@ export const fakeBotApi = Effect.acquireRelease(
           .map((c) => String(c.payload["text"])),
       conflicts: () => conflicts,
       maxPollsInFlight: () => maxPollsInFlight,
+      pollsOpen: () => openPolls.size,
       waitFor: watch.waitFor
     }
 

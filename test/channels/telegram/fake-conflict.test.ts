@@ -47,6 +47,7 @@ describe("fake Bot API: one poller at a time", () => {
       yield* fake.waitFor("the long poll", () => fake.callsOf("getUpdates").length === 3)
       aborted.abort()
       yield* Effect.promise(() => gone)
+      yield* fake.waitFor("the fake to see the abort", () => fake.pollsOpen() === 0)
       yield* getUpdates(fake.url, fake.token, 0)
       assert.strictEqual(fake.conflicts(), 0)
       assert.strictEqual(fake.maxPollsInFlight(), 1)
