@@ -15,6 +15,8 @@ export interface ApiCall {
   readonly method: string
   readonly payload: Record<string, any>
   readonly at: number
+  /** The API root's path segment before `/bot…` (`d1` for `${url}/d1`): which of several clients called. */
+  readonly prefix?: string | undefined
 }
 
 export interface ScriptedFailure {
@@ -207,8 +209,8 @@ export const fakeBotApi = Effect.acquireRelease(
       const chunks: Array<Buffer> = []
       req.on("data", (c: Buffer) => chunks.push(c))
       req.on("end", () => {
-        const m = /^\/bot([^/]+)\/(\w+)$/.exec(req.url ?? "")
-        if (m === null || m[1] !== FAKE_TOKEN) {
+        const m = /^(?:\/([\w-]+))?\/bot([^/]+)\/(\w+)$/.exec(req.url ?? "")
+        if (m === null || m[2] !== FAKE_TOKEN) {
           return send(res, m === null ? 404 : 401, { ok: false, error_code: 401, description: "Unauthorized" })
         }
         let payload: Record<string, any> = {}
@@ -218,9 +220,9 @@ export const fakeBotApi = Effect.acquireRelease(
         } catch {
           return send(res, 400, { ok: false, error_code: 400, description: "Bad Request: invalid JSON" })
         }
-        calls.push({ method: m[2]!, payload, at: Date.now() })
-        if (m[2] === "getUpdates") poll(res)
-        answer(m[2]!, payload, res)
+        calls.push({ method: m[3]!, payload, at: Date.now(), prefix: m[1] })
+        if (m[3] === "getUpdates") poll(res)
+        answer(m[3]!, payload, res)
         notify()
       })
     })
