@@ -30,6 +30,12 @@ export interface TurnRecorder {
   readonly completed: () => Array<ModelTurn>
   /** The most turns in flight at once, over every daemon. */
   readonly maxInFlight: () => number
+  /**
+   * From now on, daemon `index`'s turns do not get their answer (those in flight included) until
+   * its connection goes away: a kill then cuts them off for certain, not just after their answer
+   * was written into a socket nobody reads.
+   */
+  readonly withhold: (index: number) => void
   /** Wait until `predicate` holds over the turns (checked at every start and end). */
   readonly until: (label: string, predicate: (turns: ReadonlyArray<ModelTurn>) => boolean, timeoutMs?: number) => Promise<void>
 }
@@ -51,6 +57,7 @@ export const recordTurns = (fake: FakeChatCompletions, options: { readonly delay
   const waiters = new Set<() => void>()
   let inFlight = 0
   let maxInFlight = 0
+  const withheld = new Set<number>()
   const changed = () => {
     for (const w of [...waiters]) w()
   }
@@ -76,6 +83,8 @@ export const recordTurns = (fake: FakeChatCompletions, options: { readonly delay
     maxInFlight = Math.max(maxInFlight, ++inFlight)
     changed()
     await sleep(options.delayMs, request.signal)
+    // Until the connection closes (the longest timer Node has: about 24 days).
+    if (withheld.has(turn.daemon)) await sleep(2 ** 31 - 1, request.signal)
     inFlight--
     turn.endedAt = Date.now()
     changed()
@@ -85,6 +94,9 @@ export const recordTurns = (fake: FakeChatCompletions, options: { readonly delay
     turns,
     completed: () => turns.filter((t) => t.endedAt !== undefined && !t.aborted),
     maxInFlight: () => maxInFlight,
+    withhold: (index) => {
+      withheld.add(index)
+    },
     until: (label, predicate, timeoutMs = 30_000) =>
       new Promise<void>((resolve, reject) => {
         const check = () => {
