@@ -66,7 +66,7 @@ describe("a first run", () => {
     const daemon = await startDaemon()
     try {
       const watch = spawnSync(process.execPath, [CLI, "status", "--watch", "--every", "1"], {
-        cwd: ROOT, encoding: "utf8", env: { PATH: process.env["PATH"] ?? "", SWITCHBOARD_URL: daemon.url }, timeout: 2500, killSignal: "SIGINT"
+        cwd: ROOT, encoding: "utf8", env: { PATH: process.env["PATH"] ?? "", SWITCHBOARD_URL: daemon.url }, timeout: 5000, killSignal: "SIGINT"
       })
       const frames = watch.stdout.split(/\n\n(?=queue)/).filter((f) => f.startsWith("queue"))
       expect(frames.length).toBeGreaterThanOrEqual(2)
