@@ -31,7 +31,7 @@ const areas: Record<string, [string, () => Promise<Figures>]> = {
   slack: ["slack (event → reply through the fake Socket Mode server and Web API; render + chunk 100 KB)", runSlack],
   durable: ["durable (store on disk vs in memory, 10,000-message burst, bus round trip, recovery of 1,000 queued after kill -9)", runDurable],
   redis: ["redis (bus round trip XADD → switchboard:outbound, built daemon, own redis-server)", runRedis],
-  sessions: ["sessions (100 chats per-chat, a 200 ms model: messages/s with 1 vs 4 turns at once, built daemon)", runSessions],
+  sessions: ["sessions (100 chats per-chat, a 200 ms model: messages/s with 1 vs 4 turns at once and 1 vs 2 daemons in a cluster, failover after kill -9, the cluster's cost per message; built daemon, machine Postgres)", runSessions],
   dashboard: ["dashboard (built daemon, echo: RSS with 0 / 1 / 10 event clients, round trips with and without 10 clients, answer → delivery event)", runDashboard],
   real: ["real (openai over SSE, OTLP export, Telegram on; 0 / 300 / 1,000 turns; echo and a bare node:http floor)", runReal]
 }

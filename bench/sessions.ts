@@ -1,44 +1,39 @@
 // Sessions (issue 14): 100 chats in `per-chat` scope on the built daemon, a model that takes 200 ms
-// per turn (the fake chat-completions server), one message per chat posted at once — messages per
-// second with 1 and with 4 turns at once (SWITCHBOARD_MAX_CONCURRENT_TURNS), and their ratio, in the
-// same run.
+// per turn (the fake chat-completions server), one message per chat posted at once, all in one run:
+// - messages per second with 1 and with 4 turns at once (SWITCHBOARD_MAX_CONCURRENT_TURNS) in one daemon;
+// - the same with 1 and with 2 daemons in a cluster on the machine's Postgres, each allowed one turn
+//   at a time so what the second daemon adds shows, the messages posted over both HTTP APIs;
+// - failover: a kill -9 of one of two daemons mid-burst, a short shard lock expiration;
+// - the cluster's cost per message: sequential round trips, echo model, a daemon without a cluster
+//   vs a daemon that is a cluster's one runner.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
+import { burst, clusterOverhead, failover, runnersThroughput } from "./cluster.ts"
 import type { Figures } from "./core.ts"
-import { eventually, startDaemon } from "../test/support/daemon.ts"
+import { logProblems } from "./clusterDaemons.ts"
+import { startDaemon } from "../test/support/daemon.ts"
 import { startFakeChatCompletions } from "../test/support/fakeChatCompletions.ts"
 
 const CHATS = 100
 const TURN_MS = 200
+const LOCK_EXPIRATION = "4 seconds"
+const KILL_AFTER = 25 // answered messages before the kill
+// In cluster mode the daemon's local take loop (src/core/Dispatcher.ts) holds one turn slot while it
+// waits on a queue that stays empty (turns come through the session entities), so N allows N - 1
+// turns: 2 is what lets a runner run 1 (with 1, a runner never starts a turn).
+const CLUSTER_ONE_TURN = "2"
+const OVERHEAD_ROUNDS = Number(process.env["BENCH_ROUNDS"] ?? 5) * 100
+const fixed = (x: number, digits = 2) => Number(x.toFixed(digits))
 
-const burst = async (concurrency: number, modelUrl: string, agentsFile: string) => {
+const oneDaemon = async (concurrency: number, env: Record<string, string>) => {
   const daemon = await startDaemon({
-    env: {
-      SWITCHBOARD_MODEL_PROVIDER: "openai",
-      OPENAI_BASE_URL: modelUrl,
-      SWITCHBOARD_AGENTS_FILE: agentsFile,
-      SWITCHBOARD_MAX_CONCURRENT_TURNS: String(concurrency),
-      SWITCHBOARD_LOG_LEVEL: "Warn"
-    }
+    env: { ...env, SWITCHBOARD_MAX_CONCURRENT_TURNS: String(concurrency), SWITCHBOARD_LOG_LEVEL: "Warn" }
   })
   try {
-    const t0 = performance.now()
-    const ids = await Promise.all(Array.from({ length: CHATS }, async (_, i) => {
-      const r = await daemon.post<{ id: string }>("/v1/messages", { text: `hello ${i}`, source: `http:chat${i}` })
-      if (r.status !== 202) throw new Error(`POST answered ${r.status}`)
-      return r.body.id
-    }))
-    await Promise.all(ids.map((id) =>
-      eventually(async () => {
-        const r = await daemon.json<{ status: string }>(`/v1/messages/${encodeURIComponent(id)}?wait=30`)
-        if (r.body.status === "failed") throw new Error(`${id} failed`)
-        return r.body.status === "done" ? true : undefined
-      }, 120_000)
-    ))
-    const seconds = (performance.now() - t0) / 1000
-    return CHATS / seconds
+    return await burst([daemon], CHATS)
   } finally {
+    logProblems(`one daemon, ${concurrency} turn(s)`, [daemon])
     await daemon.stop()
     rmSync(daemon.stateDir, { recursive: true, force: true })
   }
@@ -50,13 +45,35 @@ export const runSessions = async (): Promise<Figures> => {
   const dir = mkdtempSync(join(tmpdir(), "switchboard-bench-sessions-"))
   const agentsFile = join(dir, "agents.json")
   writeFileSync(agentsFile, JSON.stringify({ agents: [{ name: "chat", scope: "per-chat", bindings: ["http:*"] }] }))
+  const model = { SWITCHBOARD_MODEL_PROVIDER: "openai", OPENAI_BASE_URL: fake.url, SWITCHBOARD_AGENTS_FILE: agentsFile }
+  const loadAtStart = loadavg()[0]!
   try {
-    const one = await burst(1, fake.url, agentsFile)
-    const four = await burst(4, fake.url, agentsFile)
+    const one = await oneDaemon(1, model)
+    const four = await oneDaemon(4, model)
+    const runners = await runnersThroughput(CHATS, { ...model, SWITCHBOARD_MAX_CONCURRENT_TURNS: CLUSTER_ONE_TURN })
+    const down = await failover(CHATS, KILL_AFTER, "chat", {
+      ...model,
+      SWITCHBOARD_MAX_CONCURRENT_TURNS: "4",
+      SWITCHBOARD_CLUSTER_LOCK_EXPIRATION: LOCK_EXPIRATION
+    })
+    const cost = await clusterOverhead(OVERHEAD_ROUNDS)
+    const ms = (x: number) => fixed(x, 1)
     return {
-      [`messages/s, 1 turn at a time (${CHATS} chats, ${TURN_MS} ms per turn; ideal ${1000 / TURN_MS})`]: Number(one.toFixed(2)),
-      [`messages/s, 4 turns at once (ideal ${(4 * 1000) / TURN_MS})`]: Number(four.toFixed(2)),
-      "ratio 4 / 1 (ideal 4)": Number((four / one).toFixed(2))
+      [`messages/s, 1 turn at a time (${CHATS} chats, ${TURN_MS} ms per turn; ideal ${1000 / TURN_MS})`]: fixed(one),
+      [`messages/s, 4 turns at once (ideal ${(4 * 1000) / TURN_MS})`]: fixed(four),
+      "ratio 4 / 1 (ideal 4)": fixed(four / one),
+      [`cluster, 1 daemon, 1 turn at a time (SWITCHBOARD_MAX_CONCURRENT_TURNS=${CLUSTER_ONE_TURN}: the idle local loop holds 1): messages/s (ideal ${1000 / TURN_MS})`]:
+        fixed(runners.one),
+      [`cluster, 2 daemons, 1 turn at a time each, posted over both: messages/s (ideal ${2000 / TURN_MS})`]: fixed(runners.two),
+      "cluster ratio 2 daemons / 1 (ideal 2)": fixed(runners.two / runners.one),
+      [`failover: kill -9 of 1 of 2 daemons after ${KILL_AFTER} of ${CHATS} answered (SWITCHBOARD_MAX_CONCURRENT_TURNS=4, i.e. 3 turns at once each; lock expiration ${LOCK_EXPIRATION}): unanswered at the kill / of them on the killed daemon`]:
+        `${down.unansweredAtKill} / ${down.onKilledAtKill}`,
+      "failover: kill → first answer in a session of the killed daemon, s": fixed(down.firstOfKilledMs / 1000),
+      "failover: kill → every message answered, s": fixed(down.allMs / 1000),
+      [`round trip, echo, ${OVERHEAD_ROUNDS} sequential: no cluster p50 / p95 ms`]: `${ms(cost.alone.p50)} / ${ms(cost.alone.p95)}`,
+      "round trip, echo: 1-daemon cluster (same-machine Postgres) p50 / p95 ms": `${ms(cost.inCluster.p50)} / ${ms(cost.inCluster.p95)}`,
+      "cluster overhead per message p50 / p95 ms": `${ms(cost.inCluster.p50 - cost.alone.p50)} / ${ms(cost.inCluster.p95 - cost.alone.p95)}`,
+      "machine load average (1 min) at the start / end": `${loadAtStart.toFixed(1)} / ${loadavg()[0]!.toFixed(1)}`
     }
   } finally {
     await fake.close()
