@@ -49,6 +49,8 @@ export interface Failover {
   readonly onKilledAtKill: number
   readonly allMs: number
   readonly firstOfKilledMs: number
+  /** From the kill to the survivor starting the first of those turns (its record in Postgres). */
+  readonly firstStartMs: number
 }
 
 /**
@@ -77,19 +79,26 @@ export const failover = (chats: number, killAfter: number, agent: string, env: R
     victim.process.kill("SIGKILL")
     await victim.exited
     await all
-    // Open at the kill: finished (by the runner, in Postgres) after it. What the survivor had not yet
-    // read back may have been answered just before, and a turn cut short finishes on the survivor.
-    const finished = await query<{ id: string; finished_at: number }>(db.url, "SELECT id, finished_at FROM switchboard_requests")
-    const finishedAt = new Map(finished.map((r) => [r.id, Number(r.finished_at)]))
-    const open = posted.filter((p) => finishedAt.get(p.id)! > killedAtWall)
+    // Open at the kill: finished (by the runner, in Postgres) after it; the survivor may not have read
+    // back what was answered just before. The killed daemon's sessions' first answer is taken among
+    // the turns started after the kill, so on the survivor: a kill -9 lands a few ms after the call,
+    // and a turn the victim finished in those ms is not the failover.
+    const records = await query<{ id: string; started_at: number; finished_at: number }>(
+      db.url,
+      "SELECT id, started_at, finished_at FROM switchboard_requests"
+    )
+    const record = new Map(records.map((r) => [r.id, { started: Number(r.started_at), finished: Number(r.finished_at) }]))
+    const open = posted.filter((p) => record.get(p.id)!.finished > killedAtWall)
     const onKilled = open.filter((p) => victimSessions.has(`${agent}/${p.source}`))
-    if (onKilled.length === 0) throw new Error(`no open message on the killed runner (its sessions: ${[...victimSessions].join(", ")})`)
+    const rerun = onKilled.filter((p) => record.get(p.id)!.started > killedAtWall)
+    if (rerun.length === 0) throw new Error(`no turn of the killed runner's sessions ran after the kill (its sessions: ${[...victimSessions].join(", ")})`)
     const after = (ps: ReadonlyArray<Posted>) => ps.map((p) => answeredAt.get(p.id)! - killedAt)
     return {
       unansweredAtKill: open.length,
       onKilledAtKill: onKilled.length,
       allMs: Math.max(...after(open)),
-      firstOfKilledMs: Math.min(...after(onKilled))
+      firstOfKilledMs: Math.min(...after(rerun)),
+      firstStartMs: Math.min(...rerun.map((p) => record.get(p.id)!.started)) - killedAtWall
     }
   })
 

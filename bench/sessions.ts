@@ -68,7 +68,8 @@ export const runSessions = async (): Promise<Figures> => {
       "cluster ratio 2 daemons / 1 (ideal 2)": fixed(runners.two / runners.one),
       [`failover: kill -9 of 1 of 2 daemons after ${KILL_AFTER} of ${CHATS} answered (SWITCHBOARD_MAX_CONCURRENT_TURNS=4, i.e. 3 turns at once each; lock expiration ${LOCK_EXPIRATION}): unanswered at the kill / of them on the killed daemon`]:
         `${down.unansweredAtKill} / ${down.onKilledAtKill}`,
-      "failover: kill → first answer in a session of the killed daemon, s": fixed(down.firstOfKilledMs / 1000),
+      "failover: kill → the survivor starts the first turn of a session the killed daemon held, s": fixed(down.firstStartMs / 1000),
+      "failover: kill → that session's first answer read on the survivor, s": fixed(down.firstOfKilledMs / 1000),
       "failover: kill → every message answered, s": fixed(down.allMs / 1000),
       [`round trip, echo, ${OVERHEAD_ROUNDS} sequential: no cluster p50 / p95 ms`]: `${ms(cost.alone.p50)} / ${ms(cost.alone.p95)}`,
       "round trip, echo: 1-daemon cluster (same-machine Postgres) p50 / p95 ms": `${ms(cost.inCluster.p50)} / ${ms(cost.inCluster.p95)}`,
