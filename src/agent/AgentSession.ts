@@ -27,6 +27,7 @@ const unanswered = (exit: Exit.Exit<unknown, unknown>): string =>
 import { Channels } from "../core/Channels.ts"
 import { GatewayConfig } from "../config/GatewayConfig.ts"
 import { Memory } from "./Memory.ts"
+import { memoryLayer } from "./sharedMemory.ts"
 import { Router } from "../core/Router.ts"
 import { Session } from "../core/Session.ts"
 
@@ -223,6 +224,6 @@ export class AgentSession {
    * AgentTools and Router (from the core graph) and GatewayConfig.
    */
   static readonly layer = Layer.effect(Session, make).pipe(
-    Layer.provide(Layer.mergeAll(Memory.layer, AgentToolkitLive))
+    Layer.provide(Layer.mergeAll(memoryLayer, AgentToolkitLive))
   )
 }

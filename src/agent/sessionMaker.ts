@@ -1,7 +1,7 @@
 // The daemon's sessions: each opened with its agent's model (one ChatModel per agent, so fallback
 // and probing are per endpoint, shared by that agent's conversations), its agent's system prompt and
 // tools, and memory of its own (sessionDir.ts). An `echo` agent answers offline.
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer, Option } from "effect"
 import { NodeHttpClient } from "@effect/platform-node"
 import { Agents } from "../config/Agents.ts"
 import { GatewayConfig } from "../config/GatewayConfig.ts"
@@ -11,6 +11,8 @@ import { echoSession } from "../core/Session.ts"
 import { SessionMaker } from "../core/SessionMaker.ts"
 import { makeWith } from "./AgentSession.ts"
 import { Memory } from "./Memory.ts"
+import { makeSharedMemory } from "./sharedMemory.ts"
+import { SharedConversations } from "../core/SharedConversations.ts"
 import { ChatModel } from "./model/ChatModel.ts"
 import { sessionDir } from "./sessionDir.ts"
 import { AgentToolkitLive } from "./toolkit.ts"
@@ -31,6 +33,7 @@ const make = Effect.gen(function*() {
     models.set(agent.name, Context.get(built, ChatModel))
   }
   const handlers = yield* Layer.buildWithScope(AgentToolkitLive, layerScope)
+  const shared = yield* Effect.serviceOption(SharedConversations)
   const context = yield* Effect.context<Persistence | Channels | Router>()
 
   return SessionMaker.of({
@@ -39,7 +42,10 @@ const make = Effect.gen(function*() {
         const agent = agents.byName(ref.agent)
         const model = models.get(ref.agent)
         if (agent === undefined || model === undefined) return echoSession
-        const memory = yield* Memory.make(config.stateDir, { dir: sessionDir(config.stateDir, ref), sync: config.store.durability === "power" }).pipe(
+        // In a cluster the session moves between daemons: its conversation is kept in Postgres.
+        const memory = yield* (Option.isSome(shared)
+          ? makeSharedMemory(shared.value, ref.key)
+          : Memory.make(config.stateDir, { dir: sessionDir(config.stateDir, ref), sync: config.store.durability === "power" })).pipe(
           Effect.annotateLogs({ session: ref.key })
         )
         return yield* makeWith({ tools: agent.tools }).pipe(

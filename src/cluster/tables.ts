@@ -22,6 +22,11 @@ export const createClusterTables = Effect.gen(function*() {
       seq bigserial PRIMARY KEY, source text NOT NULL, kind text NOT NULL, request_id text, text text NOT NULL,
       at text NOT NULL, question text, created_at timestamptz NOT NULL DEFAULT now())`
     yield* sql`CREATE INDEX IF NOT EXISTS switchboard_inbox_source ON switchboard_inbox (source, seq)`
+    // Each session's conversation, as the lines of a conversation file (sessions move between daemons).
+    yield* sql`CREATE TABLE IF NOT EXISTS switchboard_memory (
+      seq bigserial PRIMARY KEY, session text NOT NULL, conversation text NOT NULL, line text NOT NULL)`
+    yield* sql`CREATE INDEX IF NOT EXISTS switchboard_memory_conversation ON switchboard_memory (session, conversation, seq)`
+    yield* sql`CREATE TABLE IF NOT EXISTS switchboard_memory_current (session text PRIMARY KEY, conversation text NOT NULL)`
   })
   yield* sql.withTransaction(create)
 })

@@ -11,6 +11,7 @@ import type { ClusterSettings } from "../config/cluster.ts"
 import { clusterHandoff } from "../cluster/ClusterHandoff.ts"
 import { clusterReceivers } from "../cluster/ClusterReceivers.ts"
 import { clusterStatus } from "../cluster/clusterStatus.ts"
+import { pgConversations } from "../cluster/PgConversations.ts"
 import { pgInbox } from "../cluster/PgInbox.ts"
 import { pgRequests } from "../cluster/PgRequests.ts"
 import { pgSendOnce } from "../cluster/PgSendOnce.ts"
@@ -42,7 +43,7 @@ export const clusterBase = (s: ClusterSettings): Layer.Layer<ClusterServices, un
     onSome: (url) => {
       const pg = PgClient.layer({ url, applicationName: `switchboard ${s.host}:${s.port}` })
       const sharding = NodeClusterSocket.layer({ storage: "sql", shardingConfig: shardingConfig(s) })
-      return Layer.mergeAll(clusterHandoff, clusterReceivers, pgSendOnce, pgRequests, pgInbox(1000)).pipe(
+      return Layer.mergeAll(clusterHandoff, clusterReceivers, pgSendOnce, pgRequests, pgInbox(1000), pgConversations).pipe(
         Layer.provideMerge(sharding),
         Layer.provide(Layer.effectDiscard(createClusterTables)),
         Layer.provideMerge(pg)

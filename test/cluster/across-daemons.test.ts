@@ -2,7 +2,8 @@
 // daemons on a fresh Postgres database, one per-chat agent on the recording fake model (2 s turns).
 // A system event posted to one daemon is relayed in its chat's session wherever that runs, once;
 // /stop sent to one daemon stops the turn running on the other; a daemon stopped with SIGTERM
-// finishes its running turns and hands its sessions over, and every message is answered once.
+// finishes its running turns and hands its sessions over (their conversations go with them), and
+// every message is answered once.
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { eventually } from "../support/daemon.ts"
 import { awaitRecords, type ChatCluster, postMessage, type Sent, startChatCluster } from "../support/chatCluster.ts"
@@ -87,6 +88,14 @@ describe.skipIf(skip)("cluster: across daemons", () => {
       const first = chat.model.turns.find((t) => t.message === text)!
       expect([first.daemon, first.aborted, first.endedAt !== undefined], text).toEqual([1, false, true])
     }
+    // A session that moved kept its conversation: the second message's turn was shown the first.
+    for (let c = 300; c < 300 + CHATS; c++) {
+      const second = chat.model.turns.find((t) => t.message === `c${c}#2` && !t.aborted)!
+      expect(second.history, `c${c}#2 on daemon ${second.daemon}`).toBeGreaterThanOrEqual(2)
+    }
+    const moved = [...Array(CHATS).keys()].map((i) => 300 + i).filter((c) =>
+      ranOn(chat, `c${c}#1`) === 1 && chat.model.turns.some((t) => t.message === `c${c}#2` && t.daemon === 0))
+    expect(moved.length, "sessions moved from the stopped daemon").toBeGreaterThan(0)
     for (let c = 300; c < 300 + CHATS; c++) {
       const replies = (await inbox(chat, 0, c)).filter((m) => m.kind === "reply").map((m) => m.requestId)
       expect(replies, `chat c${c}`).toEqual(sent.filter((s) => s.chat === c).map((s) => s.id))
