@@ -17,6 +17,7 @@ import { Probes } from "./Probes.ts"
 import { clockTime } from "./quietHours.ts"
 import { initialMachine, type Result, step } from "./stateMachine.ts"
 import { Triage } from "./Triage.ts"
+import { Receivers } from "../core/Receivers.ts"
 import { supervised } from "../core/supervised.ts"
 
 export type { CheckView }
@@ -117,8 +118,17 @@ export class Checks extends Context.Service<Checks, {
         }).pipe(e.lock.withPermit)
 
       const deps: RunDeps = { probes, permits, apply }
+      // In a cluster each check runs on one daemon at a time (a Singleton), not once per daemon.
+      const receivers = yield* Receivers.orLocal
       const start = (e: Entry) =>
-        FiberMap.run(fibers, e.spec.name, checkLoop(deps, e).pipe(supervised({ name: `check ${e.spec.name}` })))
+        FiberMap.remove(fibers, e.spec.name).pipe(Effect.andThen(FiberMap.run(
+          fibers,
+          e.spec.name,
+          receivers.run(`check ${e.spec.name}`, checkLoop(deps, e).pipe(supervised({ name: `check ${e.spec.name}` }))).pipe(
+            Effect.andThen(Effect.never),
+            Effect.scoped
+          )
+        )))
 
       const add = (spec: CheckSpec, now: number, previous?: Entry) =>
         Effect.gen(function*() {

@@ -12,12 +12,12 @@ export const clusterReceivers = Layer.effect(
     return Receivers.of({
       run: (name, receive, life) =>
         Effect.gen(function*() {
-          yield* life.standby
+          if (life !== undefined) yield* life.standby
           const singleton = Singleton.make(
             `receiver/${name}`,
-            Effect.logInfo(`this daemon receives for ${name}`).pipe(
+            Effect.logInfo(`this daemon runs ${name}`).pipe(
               Effect.andThen(receive),
-              Effect.onInterrupt(() => life.standby)
+              Effect.onInterrupt(() => life === undefined ? Effect.void : life.standby)
             )
           )
           yield* Layer.buildWithScope(singleton.pipe(Layer.provide(Layer.succeed(Sharding.Sharding, sharding))), yield* Effect.scope)
