@@ -3,8 +3,9 @@
 // mid-burst, and what a cluster adds to one message's round trip over a daemon without one.
 import { rmSync } from "node:fs"
 import { percentile, roundTrip } from "./core.ts"
-import { type Cluster, sessionsOn, withCluster } from "./clusterDaemons.ts"
+import { sessionsOn, withCluster } from "./clusterDaemons.ts"
 import { type Daemon, eventually, startDaemon } from "../test/support/daemon.ts"
+import type { ClusterDaemon, TestCluster } from "../test/support/cluster.ts"
 import { query } from "../test/support/postgres.ts"
 
 export interface Posted {
@@ -59,8 +60,8 @@ export interface Failover {
  * are `<agent>/<source>` (per-chat scope).
  */
 export const failover = (chats: number, killAfter: number, agent: string, env: Record<string, string>) =>
-  withCluster("failover", 2, env, async ({ addresses, daemons, db }: Cluster): Promise<Failover> => {
-    const [survivor, victim] = daemons as [Daemon, Daemon]
+  withCluster("failover", 2, env, async ({ daemons, db }: TestCluster): Promise<Failover> => {
+    const [survivor, victim] = daemons as [ClusterDaemon, ClusterDaemon]
     const posted = await postBurst(daemons, chats)
     const answeredAt = new Map<string, number>()
     let reached: () => void = () => {}
@@ -72,12 +73,11 @@ export const failover = (chats: number, killAfter: number, agent: string, env: R
       })
     ))
     await enough
-    // Which sessions the victim holds, read just before it dies (its locks go with its connections).
-    const victimSessions = await sessionsOn(db, addresses[1]!)
+    // Which sessions the victim holds, read just before it dies.
+    const victimSessions = await sessionsOn(db, victim.runner)
     const killedAt = performance.now()
     const killedAtWall = Date.now()
-    victim.process.kill("SIGKILL")
-    await victim.exited
+    await victim.kill9()
     await all
     // Open at the kill: finished (by the runner, in Postgres) after it; the survivor may not have read
     // back what was answered just before. The killed daemon's sessions' first answer is taken among
