@@ -1,7 +1,8 @@
 // SharedInbox on the cluster's Postgres: one table, a bigserial seq, the newest `keepPerSource`
 // messages per source (older ones are deleted as new ones come), rows older than a week pruned.
-import { Effect, Layer, Schedule, Schema } from "effect"
+import { Effect, Layer, Schema } from "effect"
 import { SqlClient } from "effect/sql"
+import { pruneHourly } from "./tables.ts"
 import { OutboundKind } from "../domain/model.ts"
 import { SharedInbox, type SharedInboxMessage } from "../core/SharedInbox.ts"
 
@@ -31,11 +32,7 @@ export const pgInbox = (keepPerSource: number) =>
     SharedInbox,
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
-      yield* sql`DELETE FROM switchboard_inbox WHERE created_at < now() - interval '7 days'`.pipe(
-        Effect.catch((e) => Effect.logWarning("could not prune old inbox messages", e)),
-        Effect.repeat(Schedule.spaced("1 hour")),
-        Effect.forkScoped
-      )
+      yield* pruneHourly("inbox messages", sql`DELETE FROM switchboard_inbox WHERE created_at < now() - interval '7 days'`)
       const select = (rows: Effect.Effect<ReadonlyArray<unknown>, unknown>) =>
         rows.pipe(Effect.flatMap(decodeRows), Effect.map((rs) => rs.map(toMessage)))
       return SharedInbox.of({

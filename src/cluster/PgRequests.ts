@@ -1,7 +1,8 @@
 // SharedRequests on the cluster's Postgres: every daemon writes the status of the requests it
 // accepts and runs, and reads any (GET /v1/messages/:id). Rows older than a week are pruned.
-import { Effect, Layer, Schedule, Schema } from "effect"
+import { Effect, Layer, Schema } from "effect"
 import { SqlClient } from "effect/sql"
+import { pruneHourly } from "./tables.ts"
 import type { RequestRecord } from "../core/RequestLog.ts"
 import { SharedRequests } from "../core/SharedRequests.ts"
 
@@ -23,11 +24,7 @@ export const pgRequests = Layer.effect(
   SharedRequests,
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    yield* sql`DELETE FROM switchboard_requests WHERE updated_at < now() - interval '7 days'`.pipe(
-      Effect.catch((e) => Effect.logWarning("could not prune old request records", e)),
-      Effect.repeat(Schedule.spaced("1 hour")),
-      Effect.forkScoped
-    )
+    yield* pruneHourly("request records", sql`DELETE FROM switchboard_requests WHERE updated_at < now() - interval '7 days'`)
     return SharedRequests.of({
       // A status never goes back: the accepting daemon's late "queued" cannot hide the runner's "done".
       write: (r) =>

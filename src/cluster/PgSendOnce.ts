@@ -1,18 +1,15 @@
 // SendOnce on the cluster's Postgres. A failed read counts as "not sent" (sending twice beats not
 // sending); a failed record is logged. Keys older than a week are pruned.
-import { Effect, Layer, Schedule } from "effect"
+import { Effect, Layer } from "effect"
 import { SqlClient } from "effect/sql"
+import { pruneHourly } from "./tables.ts"
 import { SendOnce } from "../core/SendOnce.ts"
 
 export const pgSendOnce = Layer.effect(
   SendOnce,
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    yield* sql`DELETE FROM switchboard_sent WHERE at < now() - interval '7 days'`.pipe(
-      Effect.catch((e) => Effect.logWarning("could not prune old send keys", e)),
-      Effect.repeat(Schedule.spaced("1 hour")),
-      Effect.forkScoped
-    )
+    yield* pruneHourly("send keys", sql`DELETE FROM switchboard_sent WHERE at < now() - interval '7 days'`)
     return SendOnce.of({
       sent: (key) =>
         sql<{ key: string }>`SELECT key FROM switchboard_sent WHERE key = ${key}`.pipe(

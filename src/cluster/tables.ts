@@ -1,6 +1,6 @@
 // switchboard's own tables in the cluster's Postgres (effect/cluster creates its cluster_* ones).
-import { Effect } from "effect"
-import { SqlClient } from "effect/sql"
+import { Effect, Schedule, type Scope } from "effect"
+import { type SqlError, SqlClient } from "effect/sql"
 
 /** Daemons starting together would race on CREATE TABLE IF NOT EXISTS: one at a time, under a lock. */
 const SCHEMA_LOCK = 7_420_001
@@ -30,3 +30,12 @@ export const createClusterTables = Effect.gen(function*() {
   })
   yield* sql.withTransaction(create)
 })
+
+/** Run `prune` (a DELETE of old rows) now and every hour for the caller's scope; a failure is logged. */
+export const pruneHourly = (what: string, prune: Effect.Effect<unknown, SqlError.SqlError>): Effect.Effect<void, never, Scope.Scope> =>
+  prune.pipe(
+    Effect.catch((e) => Effect.logWarning(`could not prune old ${what}`, e)),
+    Effect.repeat(Schedule.spaced("1 hour")),
+    Effect.forkScoped,
+    Effect.asVoid
+  )

@@ -14,19 +14,13 @@ import { execSection } from "./exec.ts"
 import { HttpLimitsConfig } from "./httpLimits.ts"
 import { OtelConfig } from "./otel.ts"
 import { MemoryConfig } from "./memory.ts"
-import { commaList, duration, httpUrl, isLoopback, optionalSecret, optionalString, positiveInt } from "./values.ts"
+import { commaList, duration, httpUrl, isLoopback, optionalSecret, optionalString, port, positiveInt } from "./values.ts"
 
 export const ConfigSchema = Config.all({
   http: Config.all({
     host: Config.String("SWITCHBOARD_HTTP_HOST").pipe(Config.withDefault("127.0.0.1")),
     // 0 asks the OS for a free port (tests, benchmarks); the bound URL is logged.
-    port: Config.schema(
-      Schema.NumberFromString.check(
-        Schema.isInt(),
-        Schema.isBetween({ minimum: 0, maximum: 65535 }, { expected: "a port number from 0 to 65535" })
-      ),
-      "SWITCHBOARD_HTTP_PORT"
-    ).pipe(Config.withDefault(7420)),
+    port: port("SWITCHBOARD_HTTP_PORT", 7420),
     apiToken: optionalSecret("SWITCHBOARD_API_TOKEN"),
     /** Per-client tokens: JSON, token → the sources it may use and whether it is an admin. */
     apiTokensFile: optionalString("SWITCHBOARD_API_TOKENS_FILE"),

@@ -2,7 +2,7 @@
 // daemon is then a runner of effect/cluster on that Postgres. The URL may carry a password, so it is
 // kept Redacted; /status shows host, port and database only.
 import { Config, Option, Redacted, Schema } from "effect"
-import { duration, positiveInt } from "./values.ts"
+import { duration, port, positiveInt } from "./values.ts"
 
 export const clusterConfig = Config.all({
   databaseUrl: Config.option(
@@ -13,13 +13,7 @@ export const clusterConfig = Config.all({
   ).pipe(Config.map(Option.map((url) => Redacted.make(url)))),
   /** This runner's address: it listens there and the other runners connect to it. */
   host: Config.String("SWITCHBOARD_CLUSTER_HOST").pipe(Config.withDefault("127.0.0.1")),
-  port: Config.schema(
-    Schema.NumberFromString.check(
-      Schema.isInt(),
-      Schema.isBetween({ minimum: 1, maximum: 65535 }, { expected: "a port number from 1 to 65535" })
-    ),
-    "SWITCHBOARD_CLUSTER_PORT"
-  ).pipe(Config.withDefault(7421)),
+  port: port("SWITCHBOARD_CLUSTER_PORT", 7421, 1),
   /** Sessions map to shards by this number: it must be the same on every daemon. */
   shards: positiveInt("SWITCHBOARD_CLUSTER_SHARDS", 300),
   /** How long a dead daemon's shards stay locked: the stall before its sessions move. */

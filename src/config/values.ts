@@ -22,6 +22,15 @@ export const positiveInt = (name: string, fallback: number) =>
     name
   ).pipe(Config.withDefault(fallback))
 
+export const port = (name: string, fallback: number, minimum = 0) =>
+  Config.schema(
+    Schema.NumberFromString.check(
+      Schema.isInt(),
+      Schema.isBetween({ minimum, maximum: 65535 }, { expected: `a port number from ${minimum} to 65535` })
+    ),
+    name
+  ).pipe(Config.withDefault(fallback))
+
 export const duration = (name: string, fallback: Duration.Input) =>
   Config.Duration(name).pipe(Config.withDefault(Duration.fromInputUnsafe(fallback)))
 

@@ -5,18 +5,12 @@ import { randomUUID } from "node:crypto"
 import { Clock, Context, Deferred, Effect, Layer, Metric } from "effect"
 import { GatewayConfig } from "../../config/GatewayConfig.ts"
 import { memoryDropped } from "../../domain/metrics.ts"
-import type { Outbound, OutboundKind } from "../../domain/model.ts"
+import type { Outbound } from "../../domain/model.ts"
 import { byteSize, truncateStored } from "../../domain/truncate.ts"
-import { SharedInbox } from "../../core/SharedInbox.ts"
+import { SharedInbox, type SharedInboxMessage } from "../../core/SharedInbox.ts"
 
-export interface InboxMessage {
-  readonly seq: number
-  readonly kind: OutboundKind
-  readonly requestId?: string | undefined
-  readonly text: string
-  readonly at: string
-  readonly question?: { readonly id: string; readonly options: ReadonlyArray<string> } | undefined
-}
+/** One message in an inbox (the same shape whether it is kept here or, in a cluster, in Postgres). */
+export type InboxMessage = SharedInboxMessage
 
 export interface InboxPage {
   readonly messages: ReadonlyArray<InboxMessage>
