@@ -24,6 +24,16 @@ export class HandoffFailed extends Schema.TaggedError<HandoffFailed>()("HandoffF
   }
 }
 
+/** Cluster mode: the cluster's Postgres cannot be reached at start. */
+export class ClusterUnavailable extends Schema.TaggedError<ClusterUnavailable>()("ClusterUnavailable", {
+  database: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `the cluster's Postgres (${this.database}, SWITCHBOARD_CLUSTER_DATABASE_URL) does not answer: ${this.reason}`
+  }
+}
+
 /** No agent is bound to the source (SWITCHBOARD_AGENTS_FILE): refused, never queued. */
 export class Unbound extends Schema.TaggedError<Unbound>()("Unbound", {
   source: Schema.String

@@ -4,10 +4,11 @@
 // `clusterTop` registers this daemon as a host of sessions once its Dispatcher exists.
 import { NodeClusterSocket } from "@effect/platform-node"
 import { PgClient } from "@effect/sql-pg"
-import { Duration, Layer, Option } from "effect"
+import { Duration, Effect, Layer, Option } from "effect"
 import { RunnerAddress, type Sharding } from "effect/cluster"
 import type { SqlClient } from "effect/sql"
-import type { ClusterSettings } from "../config/cluster.ts"
+import { type ClusterSettings, describeDatabase } from "../config/cluster.ts"
+import { ClusterUnavailable } from "../domain/errors.ts"
 import { clusterHandoff } from "../cluster/ClusterHandoff.ts"
 import { clusterReceivers } from "../cluster/ClusterReceivers.ts"
 import { clusterStatus } from "../cluster/clusterStatus.ts"
@@ -42,10 +43,14 @@ export const clusterBase = (s: ClusterSettings): Layer.Layer<ClusterServices, un
     onNone: () => Receivers.local as Layer.Layer<ClusterServices>,
     onSome: (url) => {
       const pg = PgClient.layer({ url, applicationName: `switchboard ${s.host}:${s.port}` })
+      // The first query: a Postgres that does not answer stops the start with one line naming it.
+      const tables = createClusterTables.pipe(
+        Effect.mapError((e) => new ClusterUnavailable({ database: describeDatabase(url), reason: e.message }))
+      )
       const sharding = NodeClusterSocket.layer({ storage: "sql", shardingConfig: shardingConfig(s) })
       return Layer.mergeAll(clusterHandoff, clusterReceivers, pgSendOnce, pgRequests, pgInbox(1000), pgConversations).pipe(
         Layer.provideMerge(sharding),
-        Layer.provide(Layer.effectDiscard(createClusterTables)),
+        Layer.provide(Layer.effectDiscard(tables)),
         Layer.provideMerge(pg)
       )
     }

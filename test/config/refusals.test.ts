@@ -40,4 +40,19 @@ describe("configuration refused at start", () => {
       rmSync(stateDir, { recursive: true, force: true })
     }
   })
+
+  it("a cluster Postgres that does not answer stops the start with one line naming it, without its password", async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), "switchboard-test-"))
+    try {
+      const r = await runDaemonToExit({
+        SWITCHBOARD_STATE_DIR: stateDir,
+        SWITCHBOARD_CLUSTER_DATABASE_URL: "postgres://switchboard:hunter2-s3cret@127.0.0.1:1/switchboard"
+      })
+      assert.notStrictEqual(r.code, 0)
+      assert.include(r.stderr, "the cluster's Postgres (127.0.0.1:1/switchboard, SWITCHBOARD_CLUSTER_DATABASE_URL) does not answer")
+      assert.notInclude(r.stderr + r.stdout, "hunter2-s3cret")
+    } finally {
+      rmSync(stateDir, { recursive: true, force: true })
+    }
+  })
 })
