@@ -33,7 +33,7 @@ describe("configuration refused at start", () => {
     const file = join(stateDir, "config.json")
     writeFileSync(file, JSON.stringify({ SWITCHBOARD_HTTP_HOST: "0.0.0.0", SWITCHBOARD_API_TOKEN: null }))
     try {
-      const r = await runDaemonToExit({ SWITCHBOARD_STATE_DIR: stateDir, SWITCHBOARD_CONFIG_FILE: file }, 5_000)
+      const r = await runDaemonToExit({ SWITCHBOARD_STATE_DIR: stateDir, SWITCHBOARD_CONFIG_FILE: file })
       assert.strictEqual(r.code, 2)
       assert.include(r.stderr, "SWITCHBOARD_API_TOKEN")
     } finally {
