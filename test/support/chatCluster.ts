@@ -40,7 +40,14 @@ export const startChatCluster = async (options: ChatClusterOptions): Promise<Cha
   try {
     const cluster = await startCluster({
       ...options,
-      env: { SWITCHBOARD_MODEL_PROVIDER: "openai", SWITCHBOARD_AGENTS_FILE: agents, SWITCHBOARD_LOG_LEVEL: "Warn", ...options.env },
+      env: {
+        SWITCHBOARD_MODEL_PROVIDER: "openai",
+        SWITCHBOARD_AGENTS_FILE: agents,
+        SWITCHBOARD_LOG_LEVEL: "Warn",
+        // Turns wait on the fake model, not on CPU: more at once keeps the scenarios short.
+        SWITCHBOARD_MAX_CONCURRENT_TURNS: "8",
+        ...options.env
+      },
       envOf: (i) => ({ OPENAI_BASE_URL: modelUrlFor(fake, i), ...options.envOf?.(i) })
     })
     await cluster.settled().catch(async (e) => {

@@ -57,14 +57,15 @@ export interface TestCluster {
 
 const APP_PREFIX = "switchboard "
 
-/** Start `daemons` daemons (one after another: the first creates the tables) on a fresh database. */
+/** Start `daemons` daemons on a fresh database. */
 export const startCluster = async (options: ClusterOptions = {}): Promise<TestCluster> => {
   const db = await freshDatabase("switchboard_cluster")
   const shards = options.shards ?? 32
   const daemons: Array<ClusterDaemon> = []
+  let nextIndex = 0
 
   const add = async (extra: Record<string, string> = {}): Promise<ClusterDaemon> => {
-    const index = daemons.length
+    const index = nextIndex++
     const clusterPort = await freePort()
     const runner = `127.0.0.1:${clusterPort}`
     const d = await startDaemon({
@@ -96,7 +97,7 @@ export const startCluster = async (options: ClusterOptions = {}): Promise<TestCl
         return body.cluster
       }
     }
-    daemons.push(daemon)
+    daemons[index] = daemon
     return daemon
   }
 
@@ -117,9 +118,10 @@ export const startCluster = async (options: ClusterOptions = {}): Promise<TestCl
   const live = () => daemons.filter((d) => d.alive())
 
   try {
-    for (let i = 0; i < (options.daemons ?? 2); i++) await add()
+    // All at once: the first runner creates the cluster's tables under an advisory lock.
+    await Promise.all(Array.from({ length: options.daemons ?? 2 }, () => add()))
   } catch (e) {
-    await Promise.all(daemons.map((d) => d.stop("SIGKILL")))
+    await Promise.all(daemons.filter((d) => d !== undefined).map((d) => d.stop("SIGKILL")))
     await db.drop().catch(() => {})
     throw e
   }
