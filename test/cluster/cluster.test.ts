@@ -107,14 +107,20 @@ describe.skipIf(skip)("cluster: kill -9 of a daemon mid-burst", () => {
     for (const [i, record] of records.entries()) {
       expect(record, `${sent[i]!.id}\n${cluster.logs()}`).toMatchObject({ status: "done", reply: `reply to ${sent[i]!.text}` })
     }
-    for (let c = 0; c < CHATS; c++) expect(await repliesIn(survivor, c), `chat c${c}`).toEqual(expectedReplies(sent, c))
+    for (let c = 0; c < CHATS; c++) {
+      const inbox = (await survivor.json<{ messages: ReadonlyArray<{ requestId?: string; kind: string; at: string }> }>(`/v1/inbox/http:c${c}?after=0`)).body.messages
+      const when = inbox.map((m) => `${m.kind} ${m.requestId} at ${Date.parse(m.at) - killedAt} ms`).join("; ")
+      const turns = turnsOf(model.turns, `c${c}#`).map((t) => `${t.message} d${t.daemon} ${t.startedAt - killedAt}..${(t.abortedAt ?? t.endedAt ?? NaN) - killedAt}${t.aborted ? " cut" : ""}`)
+      expect(await repliesIn(survivor, c), `chat c${c} (times from the kill): inbox ${when}; turns ${turns.join(", ")}`).toEqual(expectedReplies(sent, c))
+    }
 
     // The kill cut turns off on the victim; each ran again on the survivor once the lock expired.
     const cut = model.turns.filter((t) => t.aborted)
     for (const m of inFlight) expect(cut.map((t) => t.message), `${m} was running when the victim was killed`).toContain(m)
     const again: Array<number> = []
+    const warnings = () => cluster.logs().split("\n").filter((l) => /"level":"(WARN|ERROR)"/.test(l)).slice(0, 30).join("\n")
     for (const t of cut) {
-      expect(t.daemon, `${t.message} cut off`).toBe(victim.index)
+      expect(t.daemon, `${t.message} cut off ${t.startedAt - killedAt}..${t.abortedAt! - killedAt} ms around the kill\n${warnings()}`).toBe(victim.index)
       const rerun = model.completed().find((u) => u.message === t.message && u.startedAt > killedAt)
       expect(rerun?.daemon, `${t.message} ran again on the survivor`).toBe(survivor.index)
       again.push(rerun!.startedAt - killedAt)
