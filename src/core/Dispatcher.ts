@@ -19,6 +19,7 @@ import { Router } from "./Router.ts"
 import type { Session } from "./Session.ts"
 import { Sessions } from "./Sessions.ts"
 import { TurnEvents } from "./TurnEvents.ts"
+import { TurnHandoff } from "./TurnHandoff.ts"
 import { supervised } from "./supervised.ts"
 
 export interface ActiveTurn {
@@ -80,6 +81,7 @@ export class Dispatcher extends Context.Service<Dispatcher, {
       const router = yield* Router
       const requests = yield* RequestLog
       const events = yield* TurnEvents
+      const handoff = yield* Effect.serviceOption(TurnHandoff)
       // Turns at once across sessions; each session's own Semaphore(1) (Sessions) keeps it serial.
       const slots = yield* Semaphore.make(config.agents.maxConcurrentTurns)
       // Every outcome is a series from the start: an alert on increase() sees the first failure.
@@ -275,7 +277,23 @@ export class Dispatcher extends Context.Service<Dispatcher, {
           )
         )
       })
-      const loop = yield* next.pipe(Effect.forever, supervised({ name: "dispatcher" }), Effect.forkDetach)
+      // Cluster mode: turns come through runNow (the session entities), so the local queue holds only
+      // what a run before cluster mode kept: it is handed to the sessions, and takes no turn slot (a
+      // slot held while waiting on an empty queue would leave N - 1 turns at once).
+      const handOver = (h: TurnHandoff["Service"]) =>
+        Effect.gen(function*() {
+          const item = yield* queue.take
+          const ref = sessions.refOf(item.request)
+          if (state.stopping) return yield* Effect.andThen(queue.putBack(item), Effect.never)
+          if (ref === undefined) return yield* handle(item)
+          yield* h.send(item.request, ref.key).pipe(Effect.tapError(() => queue.putBack(item)))
+          yield* queue.complete(item)
+        })
+      const loop = yield* (Option.isSome(handoff) ? handOver(handoff.value) : next).pipe(
+        Effect.forever,
+        supervised({ name: "dispatcher" }),
+        Effect.forkDetach
+      )
 
       const oldestFirst = () => [...state.active.values()].sort((a, b) => a.startedAt - b.startedAt)
       const publicTurn = (a: ActiveTurn): ActiveTurn => ({

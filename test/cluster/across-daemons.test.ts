@@ -102,3 +102,18 @@ describe.skipIf(skip)("cluster: across daemons", () => {
     }
   }, 90_000)
 })
+
+describe.skipIf(skip)("cluster: turns at once per daemon", () => {
+  let chat: ChatCluster
+  beforeAll(async () =>
+    void (chat = await startChatCluster({ daemons: 1, turnMs: 1000, env: { SWITCHBOARD_MAX_CONCURRENT_TURNS: "2" } })), 60_000)
+  afterAll(() => chat?.dispose())
+
+  it("a daemon of a cluster runs SWITCHBOARD_MAX_CONCURRENT_TURNS turns at once, no more and no fewer", async () => {
+    const daemon = chat.cluster.daemons[0]!
+    const sent = await Promise.all(Array.from({ length: 6 }, (_, c) => postMessage(daemon, 400 + c, 1)))
+    const records = await awaitRecords(() => daemon, sent, 30_000)
+    for (const [i, r] of records.entries()) expect(r, sent[i]!.id).toMatchObject({ status: "done" })
+    expect(chat.model.maxInFlight()).toBe(2)
+  }, 60_000)
+})
