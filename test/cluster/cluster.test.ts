@@ -134,6 +134,30 @@ describe.skipIf(skip)("cluster: kill -9 of a daemon mid-burst", () => {
   }, 90_000)
 })
 
+describe.skipIf(skip)("cluster: a session's conversation across kill -9", () => {
+  let chat: ChatCluster
+  beforeAll(async () => void (chat = await startChatCluster({ turnMs: 50, lockExpiration: `${LOCK_MS / 1000} seconds` })), 60_000)
+  afterAll(() => chat?.dispose())
+
+  it("after kill -9 of its daemon a chat's next turn, on the other daemon, is shown the conversation so far", async () => {
+    const { cluster, model } = chat
+    const [a, b] = cluster.daemons as [ClusterDaemon, ClusterDaemon]
+    // One message per chat; the chats whose turn ran on b are b's sessions.
+    const firsts = await Promise.all(Array.from({ length: 10 }, (_, c) => postMessage(a, c, 1)))
+    await awaitRecords(() => a, firsts)
+    const onB = model.completed().filter((t) => t.daemon === b.index).map((t) => Number(/^c(\d+)#/.exec(t.message)![1]))
+    expect(onB.length, "no session on daemon b").toBeGreaterThan(0)
+    await b.kill9()
+    const seconds = await Promise.all(onB.map((c) => postMessage(a, c, 2)))
+    for (const r of await awaitRecords(() => a, seconds)) expect(r.status).toBe("done")
+    for (const c of onB) {
+      const second = model.completed().find((t) => t.message === `c${c}#2`)!
+      expect(second.daemon).toBe(a.index)
+      expect(second.history, `chat c${c}: its second turn was shown ${second.history} user message(s)`).toBe(2)
+    }
+  }, 60_000)
+})
+
 describe.skipIf(skip)("cluster: Telegram polling is a singleton", () => {
   const CHATS = Array.from({ length: 50 }, (_, i) => 1001 + i)
   let scope: Scope.Closeable
