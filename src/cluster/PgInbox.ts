@@ -37,14 +37,20 @@ export const pgInbox = (keepPerSource: number) =>
         rows.pipe(Effect.flatMap(decodeRows), Effect.map((rs) => rs.map(toMessage)))
       return SharedInbox.of({
         epoch: "cluster",
-        append: (source, m) =>
+        append: (source, m, key) =>
           Effect.gen(function*() {
-            const [row] = yield* select(sql`INSERT INTO switchboard_inbox (source, kind, request_id, text, at, question)
+            const inserted = yield* select(sql`INSERT INTO switchboard_inbox (source, kind, request_id, text, at, question, delivery_key)
               VALUES (${source}, ${m.kind}, ${m.requestId ?? null}, ${m.text}, ${m.at},
-                ${m.question === undefined ? null : encodeQuestion(m.question)})
+                ${m.question === undefined ? null : encodeQuestion(m.question)}, ${key ?? null})
+              ON CONFLICT (delivery_key) DO NOTHING
               RETURNING seq::float8 AS seq, kind, request_id, text, at, question`)
-            yield* sql`DELETE FROM switchboard_inbox WHERE source = ${source} AND seq <= ${row!.seq - keepPerSource}`
-            return row!
+            const row = inserted[0] ?? (yield* select(sql`SELECT seq::float8 AS seq, kind, request_id, text, at, question
+              FROM switchboard_inbox WHERE delivery_key = ${key ?? null}`))[0]
+            if (inserted.length > 0) {
+              yield* sql`DELETE FROM switchboard_inbox WHERE source = ${source} AND seq <= ${inserted[0]!.seq - keepPerSource}`
+            }
+            // Written before (a re-run turn's reply); gone only if the inbox was trimmed past it since.
+            return row ?? { ...m, seq: 0 }
           }).pipe(Effect.orDie),
         after: (source, after, limit) =>
           select(sql`SELECT seq::float8 AS seq, kind, request_id, text, at, question FROM switchboard_inbox

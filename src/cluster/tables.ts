@@ -22,6 +22,9 @@ export const createClusterTables = Effect.gen(function*() {
       seq bigserial PRIMARY KEY, source text NOT NULL, kind text NOT NULL, request_id text, text text NOT NULL,
       at text NOT NULL, question text, created_at timestamptz NOT NULL DEFAULT now())`
     yield* sql`CREATE INDEX IF NOT EXISTS switchboard_inbox_source ON switchboard_inbox (source, seq)`
+    // A re-run turn's reply carries the same key: written once, even when a daemon died between
+    // writing it and recording its key in switchboard_sent.
+    yield* sql`ALTER TABLE switchboard_inbox ADD COLUMN IF NOT EXISTS delivery_key text UNIQUE`
     // Each session's conversation, as the lines of a conversation file (sessions move between daemons).
     yield* sql`CREATE TABLE IF NOT EXISTS switchboard_memory (
       seq bigserial PRIMARY KEY, session text NOT NULL, conversation text NOT NULL, line text NOT NULL)`

@@ -16,7 +16,12 @@ export interface SharedInboxMessage {
 export class SharedInbox extends Context.Service<SharedInbox, {
   /** Which store the seqs belong to (the inbox page's `epoch`). */
   readonly epoch: string
-  readonly append: (source: string, message: Omit<SharedInboxMessage, "seq">) => Effect.Effect<SharedInboxMessage>
+  /** `deliveryKey` (cluster mode's `<request id>/<step>`): a second append with it adds nothing. */
+  readonly append: (
+    source: string,
+    message: Omit<SharedInboxMessage, "seq">,
+    deliveryKey?: string | undefined
+  ) => Effect.Effect<SharedInboxMessage>
   /** Messages with seq > after, oldest first, at most `limit`. */
   readonly after: (source: string, after: number, limit: number) => Effect.Effect<ReadonlyArray<SharedInboxMessage>>
 }>()("switchboard/SharedInbox") {}

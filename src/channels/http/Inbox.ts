@@ -172,7 +172,7 @@ const sharedInbox = (shared: SharedInbox["Service"], keep: number, maxText: numb
           text: truncateStored(message.text, maxText),
           at: new Date(now).toISOString(),
           question: message.question
-        })),
+        }, message.deliveryKey)),
     read: (source, requested, waitMs, epoch) =>
       Effect.gen(function*() {
         const after = epoch !== undefined && epoch !== shared.epoch ? 0 : Math.max(requested, 0)
