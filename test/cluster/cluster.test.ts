@@ -119,7 +119,11 @@ describe.skipIf(skip)("cluster: kill -9 of a daemon mid-burst", () => {
     for (const m of inFlight) expect(cut.map((t) => t.message), `${m} was running when the victim was killed`).toContain(m)
     const again: Array<number> = []
     const warnings = () => cluster.logs().split("\n").filter((l) => /"level":"(WARN|ERROR)"/.test(l)).slice(0, 30).join("\n")
+    // A survivor starved of CPU can miss its own lock refresh ("Shard lock storage is unhealthy"):
+    // it then lets its shards go and replays its turns too, which is safe. Only then may it cut one.
+    const survivorLostLocks = survivor.lines.some((l) => l.includes("Shard lock storage is unhealthy"))
     for (const t of cut) {
+      if (t.daemon === survivor.index && survivorLostLocks) continue
       expect(t.daemon, `${t.message} cut off ${t.startedAt - killedAt}..${t.abortedAt! - killedAt} ms around the kill\n${warnings()}`).toBe(victim.index)
       const rerun = model.completed().find((u) => u.message === t.message && u.startedAt > killedAt)
       expect(rerun?.daemon, `${t.message} ran again on the survivor`).toBe(survivor.index)
