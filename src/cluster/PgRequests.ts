@@ -3,7 +3,7 @@
 import { Effect, Layer, Schema } from "effect"
 import { SqlClient } from "effect/sql"
 import { pruneHourly } from "./tables.ts"
-import type { RequestRecord } from "../core/RequestLog.ts"
+import type { RequestRecord } from "../core/requestRecord.ts"
 import { SharedRequests } from "../core/SharedRequests.ts"
 
 const Row = Schema.Struct({

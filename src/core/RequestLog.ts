@@ -9,20 +9,10 @@ import { GatewayConfig } from "../config/GatewayConfig.ts"
 import { memoryDropped } from "../domain/metrics.ts"
 import type { Inbound } from "../domain/model.ts"
 import { byteSize, truncateStored } from "../domain/truncate.ts"
+import type { RequestRecord } from "./requestRecord.ts"
 import { SharedRequests } from "./SharedRequests.ts"
 
-export type RequestStatus = "queued" | "running" | "done" | "failed"
-
-export interface RequestRecord {
-  readonly id: string
-  readonly source: string
-  readonly status: RequestStatus
-  readonly reply?: string | undefined
-  readonly error?: string | undefined
-  readonly receivedAt: number
-  readonly startedAt?: number | undefined
-  readonly finishedAt?: number | undefined
-}
+export type { RequestRecord, RequestStatus } from "./requestRecord.ts"
 
 interface Entry {
   record: RequestRecord
