@@ -29,6 +29,12 @@ const decodeLine = Schema.decodeUnknownOption(Line)
 const decodeMessage = Schema.decodeUnknownOption(Prompt.Message)
 const encodeMessage = Schema.encodeSync(Prompt.Message)
 
+/** A new conversation's id: when it began, and a little randomness (a file name, or a Postgres key). */
+export const newConversationId = Effect.map(
+  Clock.currentTimeMillis,
+  (now) => `${new Date(now).toISOString().replace(/[:.]/g, "-")}-${randomUUID().slice(0, 6)}`
+)
+
 export const summaryMessage = (summary: string): Prompt.Message =>
   Prompt.makeMessage("system", { content: `${SUMMARY_PREFIX}\n${summary}` })
 
@@ -115,10 +121,7 @@ export class Memory extends Context.Service<Memory, {
           Effect.option
         )
 
-      const newId = Effect.map(
-        Clock.currentTimeMillis,
-        (now) => `${new Date(now).toISOString().replace(/[:.]/g, "-")}-${randomUUID().slice(0, 6)}`
-      )
+      const newId = newConversationId
 
       yield* io("create the conversations directory", () => mkdirSync(dir, { recursive: true, mode: 0o700 }))
       const existing = existsSync(pointer)

@@ -2,12 +2,11 @@
 // kept in Postgres. Before each use it checks the session's head (one small query) and reads the
 // conversation again when another daemon wrote to it since — the session ran there meanwhile. The
 // session's entity runs on one daemon at a time, so nobody writes between that check and an append.
-import { randomUUID } from "node:crypto"
 import { Clock, Effect, Layer, Option, Schema } from "effect"
 import { Prompt } from "effect/ai"
 import { estimateTokens } from "./compaction.ts"
 import { closeHistory, noRepairs, pushRepaired, repairCount } from "./historyRepair.ts"
-import { Memory, replay, summaryMessage } from "./Memory.ts"
+import { Memory, newConversationId, replay, summaryMessage } from "./Memory.ts"
 import { GatewayConfig } from "../config/GatewayConfig.ts"
 import { SharedConversations } from "../core/SharedConversations.ts"
 import { Persistence } from "../store/Persistence.ts"
@@ -16,10 +15,7 @@ const encodeMessage = Schema.encodeSync(Prompt.Message)
 
 export const makeSharedMemory = (store: SharedConversations["Service"], session: string) =>
   Effect.gen(function*() {
-    const newId = Effect.map(
-      Clock.currentTimeMillis,
-      (now) => `${new Date(now).toISOString().replace(/[:.]/g, "-")}-${randomUUID().slice(0, 6)}`
-    )
+    const newId = newConversationId
     const state = {
       id: "",
       seq: -1,

@@ -26,6 +26,8 @@ export { defaultOutboxPolicy, type OutboxEntry, outboxDelayMs, type OutboxPolicy
 export interface ChannelSender {
   readonly channel: string
   readonly send: (target: string, message: Outbound) => Effect.Effect<void, DeliveryFailed>
+  /** The channel keeps a message's `deliveryKey` itself (writes it once): no SendOnce round trips. */
+  readonly dedupes?: boolean | undefined
 }
 
 export type DeliveryOutcome = "delivered" | "queued"
@@ -111,7 +113,7 @@ export class Router extends Context.Service<Router, {
 
       const sendWithRetry = (sender: ChannelSender, target: string, message: Outbound) => {
         const attempt = (n: number): Effect.Effect<void, DeliveryFailed> =>
-          guard.send(sender.send, target, message).pipe(
+          guard.send(sender, target, message).pipe(
             Effect.catchTag("DeliveryFailed", (e) => {
               if (e.permanent || n + 1 >= retry.attempts) return Effect.fail(e)
               const delay = e.retryAfterMs ?? retry.baseDelayMs * 2 ** n
@@ -135,7 +137,7 @@ export class Router extends Context.Service<Router, {
             : store.transaction("record a failed send", (db) => updateOutboxAttempt(db, entry.key!, entry.attempts, entry.lastError)),
         sendFor: (target) => {
           const sender = senders.get(channelOf(target))
-          return sender === undefined ? undefined : (message) => guard.send(sender.send, target, message)
+          return sender === undefined ? undefined : (message) => guard.send(sender, target, message)
         },
         delivered: (target) =>
           Effect.suspend(() => {

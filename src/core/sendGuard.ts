@@ -1,6 +1,7 @@
 // The Router's use of SendOnce (cluster mode): each message a request causes gets an idempotency key
 // `<request id>/<step>` (its 1st, 2nd, … message), which a re-run of the turn on another daemon
-// derives again; a send whose key is recorded as sent is skipped. Without SendOnce: plain sends.
+// derives again; a send whose key is recorded as sent is skipped. Without SendOnce: plain sends; a
+// channel that writes the key with the message itself (the shared inbox) is left to do so.
 import { Effect, Option } from "effect"
 import type { DeliveryFailed } from "../domain/errors.ts"
 import type { Outbound } from "../domain/model.ts"
@@ -40,19 +41,19 @@ export const makeSendGuard = (once: Option.Option<SendOnce["Service"]>) => {
   }
 
   const send = (
-    send: (target: string, message: Outbound) => Effect.Effect<void, DeliveryFailed>,
+    sender: { readonly send: (target: string, message: Outbound) => Effect.Effect<void, DeliveryFailed>; readonly dedupes?: boolean | undefined },
     target: string,
     message: Outbound
   ): Effect.Effect<void, DeliveryFailed> => {
     const key = message.deliveryKey
-    if (Option.isNone(once) || key === undefined) return send(target, message)
+    if (Option.isNone(once) || key === undefined || sender.dedupes === true) return sender.send(target, message)
     return Effect.gen(function*() {
       if (yield* once.value.sent(key)) {
         return yield* Effect.logInfo("not sent again: another run of this turn sent it").pipe(
           Effect.annotateLogs({ target, deliveryKey: key })
         )
       }
-      yield* send(target, message)
+      yield* sender.send(target, message)
       yield* once.value.record(key)
     })
   }

@@ -80,4 +80,21 @@ describe("idempotency keys on sends (cluster mode)", () => {
       assert.strictEqual(plain.length, 6)
       assert.isTrue(plain.every((m) => m.deliveryKey === undefined))
     }).pipe(Effect.scoped))
+
+  it.effect("a channel that keeps the key itself (the shared inbox) gets every send with its key; SendOnce is not asked", () =>
+    Effect.gen(function*() {
+      const asked: Array<string> = []
+      const once = Layer.succeed(SendOnce, SendOnce.of({
+        sent: (key) => Effect.sync(() => (asked.push(key), true)),
+        record: (key) => Effect.sync(() => void asked.push(key))
+      }))
+      const store = yield* Store.make({ path: ":memory:", durability: "process" })
+      const router = yield* Router.make({ attempts: 1, baseDelayMs: 1 }).pipe(Effect.provideService(Store, store), Effect.provide(once))
+      const got: Array<Outbound> = []
+      yield* router.register({ channel: "http", dedupes: true, send: (_t, m) => Effect.sync(() => void got.push(m)) })
+      yield* router.deliver("http:me", { kind: "reply", text: "done", requestId: "r" }, { explicit: true })
+      yield* router.deliver("http:me", { kind: "reply", text: "done", requestId: "r" }, { explicit: true })
+      assert.deepStrictEqual(got.map((m) => m.deliveryKey), ["r/1", "r/1"])
+      assert.deepStrictEqual(asked, [])
+    }).pipe(Effect.scoped))
 })

@@ -11,6 +11,7 @@ export const inboxChannelLayer = (name: string): Layer.Layer<never, never, Inbox
   Layer.effectDiscard(Effect.gen(function*() {
     const inbox = yield* Inbox
     const router = yield* Router
-    yield* router.register({ channel: name, send: (target, message) => Effect.asVoid(inbox.append(target, message)) })
+    // In a cluster the shared inbox writes each message with its delivery key, once (PgInbox).
+    yield* router.register({ channel: name, send: (target, message) => Effect.asVoid(inbox.append(target, message)), dedupes: true })
     yield* (yield* ChannelLife).up
   }))
